@@ -1,0 +1,58 @@
+"""Results as plain data: the one JSON shape shared by `minutes search --json` and the API."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from .records import Hit, SearchResult
+
+
+def context_url(document_id: str, ordinal: int) -> str:
+    """The local document page, scrolled to the passage."""
+    return f"/documents/{quote(document_id, safe='')}?passage={ordinal}#p{ordinal}"
+
+
+def source_link(hit: Hit) -> str | None:
+    """The source meeting, at the passage's page for paged documents (PDF viewers honour #page=N)."""
+    url = hit.document.source_url
+    if url and hit.passage.page and "#" not in url:
+        return f"{url}#page={hit.passage.page}"
+    return url
+
+
+def hit_to_dict(hit: Hit) -> dict[str, Any]:
+    doc, passage = hit.document, hit.passage
+    return {
+        "rank": hit.rank,
+        "score": hit.score,
+        "semantic_score": hit.semantic_score,
+        "keyword_rank": hit.keyword_rank,
+        "text": passage.text,
+        "document_id": doc.document_id,
+        "passage_id": passage.passage_id,
+        "char_start": passage.char_start,
+        "char_end": passage.char_end,
+        "kind": passage.kind,
+        "heading": passage.heading,
+        "page": passage.page,
+        "council": doc.council,
+        "committee": doc.committee,
+        "date": doc.date,
+        "item": doc.item,
+        "title": doc.title,
+        "source_url": source_link(hit),
+        "see_also": list(doc.see_also),
+        "attribution": doc.attribution,
+        "context_url": context_url(doc.document_id, passage.ordinal),
+    }
+
+
+def result_to_dict(result: SearchResult) -> dict[str, Any]:
+    return {
+        "query": result.query,
+        "filters": result.filters.as_dict(),
+        "total": result.total,
+        "hits": [hit_to_dict(hit) for hit in result.hits],
+        "message": result.message,
+    }

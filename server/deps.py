@@ -1,0 +1,51 @@
+"""Request parameters and dependencies shared by the API and the pages."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+
+from indexer.dates import parse_filter_date
+from indexer.records import Filters
+from indexer.search import MAX_K, MAX_QUERY_CHARS, Searcher
+
+from .holder import SearcherHolder
+
+
+def get_searcher(request: Request) -> Searcher:
+    holder: SearcherHolder = request.app.state.holder
+    return holder.get()
+
+
+SearcherDep = Annotated[Searcher, Depends(get_searcher)]
+
+QueryText = Annotated[str, Query(min_length=1, max_length=MAX_QUERY_CHARS, description="What to search for.")]
+OptionalQueryText = Annotated[str | None, Query(max_length=MAX_QUERY_CHARS, description="What to search for.")]
+K = Annotated[int, Query(ge=1, le=MAX_K, description="How many passages to return.")]
+DateText = Annotated[str | None, Query(max_length=21, description="YYYY, YYYY-MM or YYYY-MM-DD.")]
+Name = Annotated[str | None, Query(max_length=300)]
+
+
+def search_filters(
+    council: Name = None,
+    committee: Name = None,
+    date_from: DateText = None,
+    date_to: DateText = None,
+    document: Name = None,
+    decisions: Annotated[bool, Query(description="Only decisions (RESOLVED / AGREED).")] = False,
+    procedural: Annotated[bool, Query(description="Include procedural items.")] = False,
+) -> Filters:
+    # Empty form fields arrive as "": treat them as absent.
+    return Filters(
+        council=council or None,
+        committee=committee or None,
+        date_from=parse_filter_date(date_from) if date_from else None,
+        date_to=parse_filter_date(date_to, end=True) if date_to else None,
+        document=document or None,
+        decisions_only=decisions,
+        include_procedural=procedural,
+    )
+
+
+FiltersDep = Annotated[Filters, Depends(search_filters)]

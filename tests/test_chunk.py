@@ -1,0 +1,83 @@
+from collections import Counter
+
+from indexer.chunk import MAX_WORDS, chunk_document
+from indexer.ingest import Problem, load_documents
+from indexer.records import Document
+
+from .conftest import CORPUS
+
+
+def corpus_documents() -> list[Document]:
+    return [d for d in load_documents([CORPUS]) if not isinstance(d, Problem)]
+
+
+def test_passages_are_exact_slices_in_order() -> None:
+    for doc in corpus_documents():
+        passages = chunk_document(doc)
+        assert passages, doc.document_id
+        previous_end = 0
+        for ordinal, p in enumerate(passages):
+            assert p.ordinal == ordinal
+            assert doc.text[p.char_start:p.char_end] == p.text
+            assert p.text == p.text.strip()
+            assert p.char_start >= previous_end
+            previous_end = p.char_end
+            assert len(p.text.split()) <= MAX_WORDS
+
+
+def test_structure_is_recognised() -> None:
+    kinds = Counter(p.kind for d in corpus_documents() for p in chunk_document(d))
+    for kind in ("bullet", "minutes", "resolution", "project", "table", "description"):
+        assert kinds[kind] > 0, kind
+
+
+def test_short_breaks_bullet_stands_apart_from_others() -> None:
+    [stockport] = [d for d in corpus_documents() if d.document_id == "000_fc91bc6c358244ac"]
+    passages = chunk_document(stockport)
+    [breaks] = [p for p in passages if "availability of short breaks" in p.text]
+    assert breaks.kind == "bullet"
+    assert "Stone Mill" not in breaks.text and len(breaks.text.split()) < 150
+    assert breaks.heading == "Investing in Stockport - Executive Proposals"
+
+
+def test_project_blocks_take_the_project_name_as_heading() -> None:
+    [paper] = [d for d in corpus_documents() if d.document_id == "003_1fb74289b39c3150"]
+    headings = {p.heading for p in chunk_document(paper) if p.kind == "project"}
+    assert any("Project: Housing – 18+ Accommodation" in h for h in headings)
+
+
+def test_resolution_is_marked() -> None:
+    text = "Minutes:\n\nThe committee discussed the budget.\n\nRESOLVED – that the report be noted.\n(1) more.\n"
+    passages = chunk_document(Document("d", text, item="Budget"))
+    assert [p.kind for p in passages] == ["minutes", "resolution"]
+    assert passages[1].text.startswith("RESOLVED")
+
+
+def test_long_paragraph_is_split_at_sentences() -> None:
+    sentence = "The committee noted the pressures on the budget for looked after children this year. "
+    text = sentence * 60
+    passages = chunk_document(Document("d", text))
+    assert len(passages) > 1
+    for p in passages:
+        assert p.text.endswith(".")
+        assert len(p.text.split()) <= MAX_WORDS
+
+
+def test_text_without_sentence_ends_is_still_split() -> None:
+    passages = chunk_document(Document("d", "word " * 1000))
+    assert len(passages) >= 1000 // MAX_WORDS
+    assert sum(len(p.text.split()) for p in passages) == 1000
+
+
+def test_transcript_turns_merge_until_readable() -> None:
+    turns = "\n\n".join(f"**Speaker {i % 3}:** {'yes that is right . ' * (1 + i % 4)}" for i in range(40))
+    passages = chunk_document(Document("m", turns))
+    assert all(p.kind == "turn" for p in passages)
+    assert 3 < len(passages) < 40
+
+
+def test_pages_follow_offsets() -> None:
+    text = "First page text here.\n\nSecond page text here."
+    doc = Document("d", text, page_starts=(0, text.index("Second")))
+    assert [p.page for p in chunk_document(doc)] in ([1], [1, 2])
+    assert doc.page_at(text.index("Second") + 3) == 2
