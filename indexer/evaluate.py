@@ -35,7 +35,8 @@ def within_budget(passages: list[str], k: int = 10, budget: int = 2000) -> list[
     return kept
 
 
-def score_question(quotes: list[str], passages: list[str], k: int = 10, budget: int = 2000) -> tuple[bool, float, float]:
+def score_question(quotes: list[str], passages: list[str], k: int = 10,
+                   budget: int = 2000) -> tuple[bool, float, float]:
     shown = [normalise(p) for p in within_budget(passages, k, budget)]
     wanted = [normalise(q) for q in quotes]
     first = next((rank for rank, p in enumerate(shown, 1) if any(q in p for q in wanted)), None)

@@ -186,11 +186,13 @@ class Index:
     def check_compatible(self, model: str, dimension: int) -> None:
         m = self.manifest
         if m.model != model or m.dimension != dimension:
-            raise IndexMismatch(f"the index at {self.path} was built with model '{m.model}' ({m.dimension} dimensions) "
-                                f"but the query model is '{model}' ({dimension}); rebuild with: minutes index --rebuild")
+            raise IndexMismatch(f"the index at {self.path} was built with model '{m.model}' "
+                                f"({m.dimension} dimensions) but the query model is '{model}' ({dimension}); "
+                                "rebuild with: minutes index --rebuild")
         if m.chunker_version != CHUNKER_VERSION or m.format != FORMAT_VERSION:
             raise IndexMismatch(f"the index at {self.path} was built by an older version of Minutes "
-                                f"(chunker {m.chunker_version}, format {m.format}); rebuild with: minutes index --rebuild")
+                                f"(chunker {m.chunker_version}, format {m.format}); "
+                                "rebuild with: minutes index --rebuild")
 
     @property
     def connection(self) -> sqlite3.Connection:

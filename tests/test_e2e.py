@@ -11,7 +11,6 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -60,7 +59,8 @@ def test_off_topic_questions_get_no_results(real_searcher: Searcher, query: str)
 
 
 def test_filtered_search_keeps_its_count(real_searcher: Searcher) -> None:
-    hits = real_searcher.search("budget savings", k=8, filters=Filters(council="Stockport Metropolitan Borough Council"))
+    stockport = Filters(council="Stockport Metropolitan Borough Council")
+    hits = real_searcher.search("budget savings", k=8, filters=stockport)
     assert len(hits.hits) == 8
     assert {h.document.council for h in hits.hits} == {"Stockport Metropolitan Borough Council"}
 
