@@ -23,3 +23,11 @@ class Settings(BaseSettings):
                                description="Torch threads per query in the server; 1 avoids oversubscribing cores.")
     host: str = Field("127.0.0.1", description="Address the web server listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port the web server listens on.")
+    rate_limit: int = Field(0, ge=0, le=1_000_000,
+                            description="Requests per minute per client IP before the server answers 429 "
+                                        "(with Retry-After); 0 turns the limit off. For public deployments.")
+    max_url_bytes: int = Field(8192, ge=256, le=1_048_576,
+                               description="Longest request address (path and query string) in bytes; "
+                                           "longer ones get 414.")
+    max_body_bytes: int = Field(1_048_576, ge=0, le=1 << 30,
+                                description="Largest request body in bytes; larger ones get 413.")

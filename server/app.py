@@ -16,6 +16,7 @@ from indexer.settings import Settings
 from . import api, pages
 from .errors import install_error_handlers
 from .holder import SearcherHolder
+from .security import install_security
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -44,4 +45,5 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     install_error_handlers(app, pages.render_error)
+    install_security(app, settings, pages.render_error)
     return app

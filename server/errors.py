@@ -25,8 +25,12 @@ class ErrorBody(BaseModel):
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": text}
-    for status, text in ((404, "Not found"), (422, "Invalid input"), (503, "No index is being served"))
+    for status, text in ((404, "Not found"), (413, "Request body too large"), (414, "Address too long"),
+                         (422, "Invalid input"), (429, "Too many requests (when a rate limit is set)"),
+                         (500, "Internal error"), (503, "No index is being served"))
 }
+ERROR_RESPONSES[429]["headers"] = {"Retry-After": {"description": "Seconds to wait before trying again.",
+                                                   "schema": {"type": "integer"}}}
 
 
 def _field_message(error: dict[str, Any]) -> str:

@@ -1,0 +1,146 @@
+"""Security headers, request size limits and the optional rate limit (server/security.py)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI, Request
+from fastapi.responses import PlainTextResponse
+from fastapi.testclient import TestClient
+
+from indexer.embed import HashingEmbedder
+from indexer.settings import Settings
+from server.errors import install_error_handlers
+from server.security import RequestLimits, TokenBuckets
+
+from .conftest import ROOT
+
+ERROR_KEYS = {"ok", "error", "status"}
+
+
+def make_client(index_dir: Path, embedder: HashingEmbedder, **settings: object) -> TestClient:
+    from server.app import create_app
+
+    return TestClient(create_app(Settings(index_dir=index_dir, model="hashing", **settings),  # type: ignore[arg-type]
+                                 embedder=embedder))
+
+
+@pytest.mark.parametrize("path", ["/", "/?q=short+breaks", "/documents/no-such-doc", "/api/search?q=budget",
+                                  "/healthz", "/no/such/page", "/static/style.css"])
+def test_security_headers_on_every_response(client: TestClient, path: str) -> None:
+    response = client.get(path)
+    csp = response.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in csp
+    script_src = re.search(r"script-src ([^;]*)", csp)
+    assert script_src and "'unsafe-inline'" not in script_src.group(1) and "'unsafe-eval'" not in csp
+    assert "default-src 'self'" in csp and "object-src 'none'" in csp and "base-uri 'none'" in csp
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers["referrer-policy"] == "strict-origin-when-cross-origin"
+
+
+def test_api_docs_page_keeps_working_under_its_own_policy(client: TestClient) -> None:
+    response = client.get("/docs")
+    assert response.status_code == 200
+    assert "https://cdn.jsdelivr.net" in response.headers["content-security-policy"]
+    assert response.headers["x-frame-options"] == "DENY"
+
+
+TEMPLATE_FILES = sorted((ROOT / "templates").rglob("*.html"))
+
+
+@pytest.mark.parametrize("template", TEMPLATE_FILES, ids=lambda p: p.name)
+def test_templates_have_no_inline_script(template: Path) -> None:
+    """The CSP forbids inline script, so templates must not rely on it."""
+    html = template.read_text()
+    for tag in re.findall(r"<script\b[^>]*>", html, flags=re.IGNORECASE):
+        assert re.search(r"\bsrc\s*=", tag), f"{template.name}: inline <script> {tag}"
+    handlers = re.findall(r"<[^>]*\son[a-z]+\s*=", html, flags=re.IGNORECASE)
+    assert not handlers, f"{template.name}: inline event handler {handlers[:1]}"
+    assert "javascript:" not in html.lower(), f"{template.name}: javascript: URL"
+
+
+@pytest.mark.parametrize("path", ["/api/search?q=", "/?q="])
+def test_overlong_address_answers_414_in_the_one_shape(client: TestClient, path: str) -> None:
+    response = client.get(path + "a" * 9000)
+    assert response.status_code == 414
+    if path.startswith("/api/"):
+        assert response.json() == {"ok": False, "status": 414,
+                                   "error": f"the address is {len(path) + 9000} bytes long; the limit is 8192"}
+    else:
+        assert "text/html" in response.headers["content-type"] and "the limit is 8192" in response.text
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_large_body_answers_413_by_content_length(client: TestClient) -> None:
+    response = client.post("/api/search?q=budget", content=b"x" * (1_048_576 + 1))
+    assert response.status_code == 413
+    assert response.json() == {"ok": False, "status": 413,
+                               "error": "the request body is larger than the limit of 1048576 bytes"}
+
+
+def test_streamed_body_over_the_limit_answers_413() -> None:
+    """A chunked body (no Content-Length) is counted as it arrives and refused past the limit."""
+    app = FastAPI()  # a route that reads its body, with the app's own error handlers
+
+    @app.post("/api/echo")
+    async def echo(request: Request) -> PlainTextResponse:
+        return PlainTextResponse(str(len(await request.body())))
+
+    install_error_handlers(app, None)
+    app.add_middleware(RequestLimits, max_url_bytes=8192, max_body_bytes=4096)  # type: ignore[arg-type]
+
+    def chunks(count: int) -> Iterator[bytes]:
+        for _ in range(count):
+            yield b"y" * 1000
+
+    with TestClient(app) as small:
+        assert small.post("/api/echo", content=chunks(4)).text == "4000"
+        response = small.post("/api/echo", content=chunks(10))
+    assert response.status_code == 413
+    assert response.json() == {"ok": False, "status": 413,
+                               "error": "the request body is larger than the limit of 4096 bytes"}
+
+
+def test_rate_limit_is_off_by_default(client: TestClient) -> None:
+    assert Settings.model_fields["rate_limit"].default == 0
+    assert all(client.get("/api/search?q=budget").status_code == 200 for _ in range(30))
+
+
+def test_rate_limit_answers_429_with_retry_after(seed_index_dir: Path, embedder: HashingEmbedder) -> None:
+    with make_client(seed_index_dir, embedder, rate_limit=5) as limited:
+        statuses = [limited.get("/api/search?q=budget").status_code for _ in range(5)]
+        assert statuses == [200] * 5
+        refused = limited.get("/api/search?q=budget")
+        assert refused.status_code == 429
+        assert refused.json() == {"ok": False, "status": 429,
+                                  "error": "too many requests: the limit is 5 a minute; try again in 12 s"}
+        assert refused.headers["retry-after"] == "12"
+        page = limited.get("/?q=budget")
+        assert page.status_code == 429 and "text/html" in page.headers["content-type"]
+        # Health checks and static files are never refused.
+        assert limited.get("/healthz").status_code == 200
+        assert limited.get("/static/style.css").status_code == 200
+
+
+def test_token_buckets_refill_and_keep_clients_apart() -> None:
+    now = [0.0]
+    buckets = TokenBuckets(2, 60.0, clock=lambda: now[0])
+    assert [buckets.take("a"), buckets.take("a")] == [0.0, 0.0]
+    assert buckets.take("a") == pytest.approx(30.0)
+    assert buckets.take("b") == 0.0  # another client has its own bucket
+    now[0] += 30.0
+    assert buckets.take("a") == 0.0
+
+
+def test_token_buckets_stay_bounded() -> None:
+    now = [0.0]
+    buckets = TokenBuckets(1, 60.0, clock=lambda: now[0])
+    buckets.MAX_KEYS = 100
+    for i in range(1000):
+        now[0] += 60.0  # every earlier client's bucket has refilled
+        buckets.take(f"10.0.{i // 256}.{i % 256}")
+    assert len(buckets._buckets) <= 101
