@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from .records import Hit, SearchResult
+
+if TYPE_CHECKING:
+    from .answer import Answer
 
 
 def context_url(document_id: str, ordinal: int) -> str:
@@ -55,4 +58,17 @@ def result_to_dict(result: SearchResult) -> dict[str, Any]:
         "total": result.total,
         "hits": [hit_to_dict(hit) for hit in result.hits],
         "message": result.message,
+    }
+
+
+def answer_to_dict(answer: Answer) -> dict[str, Any]:
+    """The answer with its numbered citations: each quote names the citation it comes from."""
+    return {
+        "query": answer.query,
+        "answered": answer.answered,
+        "message": answer.message,
+        "quotes": [{"text": q.text, "citation": q.citation, "score": q.score} for q in answer.quotes],
+        "citations": [{"number": c.number, **{key: value for key, value in hit_to_dict(c.hit).items()
+                                             if key not in ("rank", "score", "semantic_score", "keyword_rank")}}
+                      for c in answer.citations],
     }

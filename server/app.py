@@ -13,7 +13,7 @@ from indexer import __version__
 from indexer.embed import Embedder
 from indexer.settings import Settings
 
-from . import api, pages
+from . import api, exports, pages, workflows_api
 from .errors import install_error_handlers
 from .holder import SearcherHolder
 from .security import install_security
@@ -42,6 +42,8 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
                               "links to their source meeting.")
     app.state.settings = settings
     app.include_router(api.router)
+    app.include_router(workflows_api.router)
+    app.include_router(exports.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     install_error_handlers(app, pages.render_error)

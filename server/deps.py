@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Depends, Query, Request
 
@@ -49,3 +49,7 @@ def search_filters(
 
 
 FiltersDep = Annotated[Filters, Depends(search_filters)]
+
+Sort = Annotated[Literal["relevance", "newest", "oldest"],
+                 Query(description="Order of the results: relevance, newest or oldest meeting first.")]
+PageNumber = Annotated[int, Query(ge=1, le=1000, description="Which page of results, from 1.")]

@@ -1,21 +1,27 @@
-"""HTML pages: the search page and the document page. They render the same data the API returns."""
+"""HTML pages: search (answer, facets, timeline, results), timeline, document. They render the
+same data the API returns; every form is GET, so the URL is the whole state of a search."""
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from indexer.answer import best_sentences, build_answer, score_sentences
+from indexer.browse import browse
 from indexer.highlight import highlight_spans, query_terms, segments
-from indexer.render import result_to_dict
+from indexer.records import Filters, Hit
+from indexer.search import Searcher
 from indexer.store import distinct_values
+from indexer.timeline import by_meeting, chart, periods
 
+from . import present
 from .api import document_dict
-from .deps import K, FiltersDep, OptionalQueryText, SearcherDep
+from .deps import FiltersDep, K, OptionalQueryText, PageNumber, SearcherDep, Sort
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
 router = APIRouter(include_in_schema=False)
@@ -26,27 +32,84 @@ def render_error(request: Request, status: int, message: str) -> Response:
                                       status_code=status)
 
 
-@router.get("/", response_class=HTMLResponse)
-def search_page(request: Request, searcher: SearcherDep, filters: FiltersDep,
-                q: OptionalQueryText = None, k: K = 10) -> Response:
-    context: dict[str, Any] = {
-        "q": q or "", "k": k, "filters": filters.as_dict(), "result": None,
+def _form_context(searcher: Searcher, q: str, filters: Filters, sort: str, per_page: int) -> dict[str, Any]:
+    return {
+        "q": q, "filters": filters.as_dict(), "sort": sort, "per_page": per_page,
+        "sorts": present.SORT_LABELS, "result": None, "chips": [],
         "councils": distinct_values(searcher.index, "council"),
         "committees": distinct_values(searcher.index, "committee"),
     }
-    if q is not None and q.strip():
-        result = searcher.search(q, k, filters)
-        terms = query_terms(q)
-        data = result_to_dict(result)
-        for hit in data["hits"]:
-            hit["segments"] = segments(hit["text"], highlight_spans(hit["text"], terms))
-            ordinal = hit["passage_id"].rsplit(":", 1)[1]
-            hit["context_href"] = (f"/documents/{quote(hit['document_id'], safe='')}?passage={ordinal}"
-                                   f"&q={quote(q)}#p{ordinal}")
-        context["result"] = data
-    elif q is not None:
-        context["message"] = "Type some words to search for."
+
+
+def _timeline(hits: list[Hit], params: dict[str, str], small: bool = False) -> Any:
+    """The chart of `hits` by meeting date; each bar links to the results of its period."""
+    buckets = periods(hits)
+    if not buckets:
+        return None
+    return chart(buckets, lambda p: present.href(params, date_from=p.label, date_to=p.label),
+                 width=320 if small else 640, max_labels=4 if small else 12)
+
+
+@router.get("/", response_class=HTMLResponse)
+def search_page(request: Request, searcher: SearcherDep, filters: FiltersDep, q: OptionalQueryText = None,
+                sort: Sort = "relevance", page: PageNumber = 1, k: K = 10) -> Response:
+    q = (q or "").strip()
+    context = _form_context(searcher, q, filters, sort, k)
+    context["title"] = "Minutes — search what councils said and decided"
+    if not q:
+        if request.query_params.get("q") is not None:
+            context["message"] = "Type some words to search for."
+        return TEMPLATES.TemplateResponse(request, "search.html", context)
+
+    found = browse(searcher, q, filters, sort, page, k)
+    params = present.state(q, filters, sort, found.page, k)
+    top = found.result.hits[:5]
+    top_ids = {h.passage.passage_id for h in top}
+    scored = score_sentences(q, top + [h for h in found.hits if h.passage.passage_id not in top_ids],
+                             searcher.embedder)
+    best = best_sentences(scored)
+    answer = build_answer(q, found.result.hits, searcher.embedder, scored) if found.page == 1 else None
+    today = date.today()
+    context.update(
+        title=present.title(q, filters, sort, found.page),
+        params=params, chips=present.chip_links(filters, params),
+        result={"query": q, "total": found.total, "message": found.result.message,
+                "hits": [present.hit_view(h, q, str(request.base_url), today,
+                                          best.get(h.passage.passage_id), params) for h in found.hits]},
+        browse=found, answer=present.answer_view(answer, q) if answer else None,
+        facets=present.facet_views(found.facets, params), timeline=_timeline(found.result.hits, params, small=True),
+        sort_links={key: present.href(params, sort=None if key == "relevance" else key)
+                    for key in present.SORT_LABELS},
+        page_links=[(n, present.href(params, page=str(n) if n > 1 else None))
+                    for n in range(1, found.pages + 1)],
+        timeline_href=present.href(params, "/timeline", sort=None),
+        decisions_href=present.href(params, decisions=None if filters.decisions_only else "1"),
+    )
     return TEMPLATES.TemplateResponse(request, "search.html", context)
+
+
+@router.get("/timeline", response_class=HTMLResponse)
+def timeline_page(request: Request, searcher: SearcherDep, filters: FiltersDep,
+                  q: OptionalQueryText = None) -> Response:
+    q = (q or "").strip()
+    context = _form_context(searcher, q, filters, "relevance", 10)
+    context.update(title=present.title(q, filters, prefix="Over time: ") if q else "Over time — Minutes",
+                   form_action="/timeline")
+    if q:
+        found = browse(searcher, q, filters, facets=False)
+        params = present.state(q, filters)
+        hits = found.result.hits
+        today = date.today()
+        best = best_sentences(score_sentences(q, hits[:30], searcher.embedder))
+        groups = [{"group": g, "hits": [present.hit_view(h, q, str(request.base_url), today,
+                                                         best.get(h.passage.passage_id), params)
+                                        for h in g.hits]}
+                  for g in by_meeting(hits)]
+        context.update(params=params, result={"query": q, "total": found.total, "message": found.result.message},
+                       timeline=_timeline(hits, params), groups=groups,
+                       chips=present.chip_links(filters, params, "/timeline"),
+                       results_href=present.href(params))
+    return TEMPLATES.TemplateResponse(request, "timeline.html", context)
 
 
 @router.get("/documents/{document_id}", response_class=HTMLResponse)
@@ -55,7 +118,8 @@ def document_page(request: Request, document_id: str, searcher: SearcherDep,
     document = document_dict(searcher, document_id)
     text = document["text"]
     terms = query_terms(q) if q and q.strip() else ()
-    blocks, at = [], 0
+    blocks: list[dict[str, Any]] = []
+    at = 0
     for p in document["passages"]:
         if p["char_start"] > at:
             blocks.append({"id": None, "segments": [(text[at:p["char_start"]], False)], "current": False})
@@ -65,5 +129,7 @@ def document_page(request: Request, document_id: str, searcher: SearcherDep,
         at = p["char_end"]
     if at < len(text):
         blocks.append({"id": None, "segments": [(text[at:], False)], "current": False})
+    within = present.href({"q": q} if q else {}, document=document_id)
     return TEMPLATES.TemplateResponse(request, "document.html",
-                                      {"document": document, "blocks": blocks, "q": q or "", "passage": passage})
+                                      {"document": document, "blocks": blocks, "q": q or "", "passage": passage,
+                                       "within_href": within})
