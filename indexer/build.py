@@ -7,6 +7,7 @@ a killed build resumes where it stopped.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -17,6 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import ParamSpec
 
 import numpy as np
 from tqdm import tqdm
@@ -25,7 +27,7 @@ from .chunk import CHUNKER_VERSION, chunk_document
 from .embed import Embedder, embedding_text
 from .ingest import Problem, load_documents
 from .records import Document, DocumentInfo, Passage
-from .store import SCHEMA, Manifest, swap_in, write_vectors
+from .store import SCHEMA, Index, Manifest, current_build, swap_in, write_vectors
 
 EMBED_BATCH = 256  # texts per cache commit; the model batches within it
 
@@ -142,6 +144,26 @@ def embed_all(texts: list[str], embedder: Embedder, cache: VectorCache, report: 
     return np.stack([known[h] for h in hashes]).astype(np.float32)
 
 
+P = ParamSpec("P")
+
+
+def _clear_build_errors(func: Callable[P, BuildReport]) -> Callable[P, BuildReport]:
+    """A full disk or a read-only index folder, at any stage, is a BuildError that says so."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> BuildReport:
+        try:
+            return func(*args, **kwargs)
+        except (OSError, sqlite3.Error) as exc:
+            index_dir = kwargs.get("index_dir", args[1] if len(args) > 1 else "the index folder")
+            reason = getattr(exc, "strerror", None) or str(exc)
+            where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+            raise BuildError(f"the build in {index_dir} failed: {reason}{where}; is the disk full or the folder "
+                             "read-only? Nothing was swapped in: the previous index is still serving") from None
+    return wrapper
+
+
+@_clear_build_errors
 def build_index(paths: list[Path], index_dir: Path, embedder: Embedder, *,
                 batch_size: int = 64, after_embedding: Callable[[], None] | None = None) -> BuildReport:
     """Build a new index of `paths` into `index_dir` and swap it in; returns what happened."""
@@ -174,8 +196,8 @@ def build_index(paths: list[Path], index_dir: Path, embedder: Embedder, *,
 
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     tmp = builds / f".tmp-{stamp}-{os.getpid()}"
-    tmp.mkdir()
     try:
+        tmp.mkdir()
         _write_sqlite(tmp / "index.sqlite", documents, chunks)
         kind = write_vectors(tmp, vectors, embedder.dimension)
         report.documents, report.passages = len(documents), len(texts)
@@ -189,12 +211,19 @@ def build_index(paths: list[Path], index_dir: Path, embedder: Embedder, *,
         for file in tmp.iterdir():
             with open(file, "rb") as handle:
                 os.fsync(handle.fileno())
+        Index(tmp).close()  # read it back: a write the disk silently dropped fails here, not in the server
         final = builds / stamp
         os.rename(tmp, final)
-    except OSError as exc:
+    except (OSError, sqlite3.Error, RuntimeError) as exc:  # RuntimeError: FAISS write errors, IndexCorrupt
         shutil.rmtree(tmp, ignore_errors=True)
-        raise BuildError(f"could not write the new index in {builds}: {exc.strerror or exc}; "
+        reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0][:300]
+        raise BuildError(f"could not write the new index in {builds}: {reason}; "
                          "the previous index is still serving") from None
-    swap_in(index_dir, final)
+    try:
+        swap_in(index_dir, final)
+    except OSError:
+        if current_build(index_dir) != final.resolve():
+            shutil.rmtree(final, ignore_errors=True)  # never served: leave the folder as it was
+        raise
     report.build_dir = final
     return report

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Query, Request, Response
 
 from indexer.dates import parse_filter_date
 from indexer.records import Filters
@@ -13,9 +13,12 @@ from indexer.search import MAX_K, MAX_QUERY_CHARS, Searcher
 from .holder import SearcherHolder
 
 
-def get_searcher(request: Request) -> Searcher:
+def get_searcher(request: Request, response: Response) -> Searcher:
     holder: SearcherHolder = request.app.state.holder
-    return holder.get()
+    searcher = holder.get()
+    # Which build answered: the whole response comes from this one (JSON responses carry it).
+    response.headers["X-Minutes-Index"] = searcher.index.path.name
+    return searcher
 
 
 SearcherDep = Annotated[Searcher, Depends(get_searcher)]
