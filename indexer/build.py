@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from .chunk import CHUNKER_VERSION, chunk_document
 from .embed import Embedder, embedding_text
-from .ingest import Problem, load_documents
+from .ingest import IngestOptions, Problem, load_documents
 from .records import Document, DocumentInfo, Passage
 from .store import SCHEMA, Index, Manifest, current_build, swap_in, write_vectors
 
@@ -36,6 +36,7 @@ EMBED_BATCH = 256  # texts per cache commit; the model batches within it
 class BuildReport:
     documents: int = 0
     passages: int = 0
+    files: int = 0  # files read, duplicates and failures included
     embedded: int = 0
     reused: int = 0
     seconds: float = 0.0
@@ -107,10 +108,11 @@ def _write_sqlite(path: Path, documents: list[Document], passages: list[list[Pas
         conn.close()
 
 
-def collect(paths: Iterable[Path], report: BuildReport) -> list[Document]:
+def collect(paths: Iterable[Path], report: BuildReport, options: IngestOptions | None = None) -> list[Document]:
     """Read every document once; duplicates of an id are reported, the first one kept."""
     documents: dict[str, Document] = {}
-    for item in tqdm(load_documents(paths), desc="reading", unit=" docs", disable=None):
+    options = options or IngestOptions()
+    for item in load_documents(paths, options):  # shows its own progress bar, by file
         if isinstance(item, Problem):
             report.problems.append(item)
         elif item.document_id in documents:
@@ -119,6 +121,7 @@ def collect(paths: Iterable[Path], report: BuildReport) -> list[Document]:
                                            f"{documents[item.document_id].path}); skipped"))
         else:
             documents[item.document_id] = item
+    report.files = options.stats.files
     return list(documents.values())
 
 
@@ -165,8 +168,13 @@ def _clear_build_errors(func: Callable[P, BuildReport]) -> Callable[P, BuildRepo
 
 @_clear_build_errors
 def build_index(paths: list[Path], index_dir: Path, embedder: Embedder, *,
-                batch_size: int = 64, after_embedding: Callable[[], None] | None = None) -> BuildReport:
-    """Build a new index of `paths` into `index_dir` and swap it in; returns what happened."""
+                batch_size: int = 64, after_embedding: Callable[[], None] | None = None,
+                ingest: IngestOptions | None = None) -> BuildReport:
+    """Build a new index of `paths` into `index_dir` and swap it in; returns what happened.
+
+    Text extracted from PDF, Word and HTML files is cached in `index_dir/extracted.sqlite`
+    by file hash (see indexer.ingest), as vectors are in `cache.sqlite`.
+    """
     started = time.perf_counter()
     report = BuildReport()
     index_dir = Path(index_dir)
@@ -179,10 +187,16 @@ def build_index(paths: list[Path], index_dir: Path, embedder: Embedder, *,
     if missing:
         raise BuildError(f"no such file or folder: {', '.join(missing)}")
 
-    documents = collect(paths, report)
+    ingest = ingest or IngestOptions()
+    if ingest.cache_path is None:
+        ingest.cache_path = index_dir / "extracted.sqlite"
+    documents = collect(paths, report, ingest)
     if not documents:
+        failed = [p for p in report.problems if p.kind == "failed"]
         raise BuildError("no documents could be read; nothing was indexed"
-                         + (f" ({len(report.problems)} files failed)" if report.problems else ""))
+                         + (f" ({len(failed)} files failed: "
+                            + "; ".join(f"{p.source}: {p.reason}" for p in failed[:5])
+                            + (" ..." if len(failed) > 5 else "") + ")" if failed else ""))
     chunks = [chunk_document(d) for d in tqdm(documents, desc="chunking", unit=" docs", disable=None)]
     texts = [embedding_text(p, info_of(d)) for d, ps in zip(documents, chunks, strict=True) for p in ps]
 

@@ -17,6 +17,7 @@ from .build import BuildError, build_index
 from .dates import DateError, parse_filter_date
 from .embed import ModelError, load_embedder
 from .evaluate import load_questions, run_questions, score
+from .ingest import IngestOptions
 from .records import Filters
 from .search import QueryError, open_searcher
 from .settings import Settings
@@ -79,32 +80,48 @@ def cli(ctx: click.Context, index_dir: Path | None) -> None:
     ctx.obj = settings
 
 
-def run_build(settings: Settings, paths: list[Path], rebuild: bool = False) -> None:
+def run_build(settings: Settings, paths: list[Path], rebuild: bool = False,
+              ingest: IngestOptions | None = None) -> None:
     import torch
 
+    from .ingest.report import problem_lines
+
     torch.set_num_threads(os.cpu_count() or 1)
-    if rebuild and (settings.index_dir / "cache.sqlite").exists():
-        (settings.index_dir / "cache.sqlite").unlink()
+    if rebuild:
+        for cache in ("cache.sqlite", "extracted.sqlite"):
+            if (settings.index_dir / cache).exists():
+                (settings.index_dir / cache).unlink()
     embedder = load_embedder(settings.model, device=settings.device)
-    report = build_index(paths, settings.index_dir, embedder, batch_size=settings.batch_size)
-    for problem in report.problems:
-        click.echo(f"skipped {problem.source}: {problem.reason}", err=True)
-    click.echo(f"indexed {report.documents} documents, {report.passages} passages "
+    report = build_index(paths, settings.index_dir, embedder, batch_size=settings.batch_size, ingest=ingest)
+    for line in problem_lines(report.problems):
+        click.echo(line, err=True)
+    failed = sum(p.kind == "failed" for p in report.problems)
+    click.echo(f"read {report.files} files: indexed {report.documents} documents, {report.passages} passages "
                f"({report.embedded} embedded, {report.reused} reused) in {report.seconds:.1f}s; "
-               f"{len(report.problems)} skipped → {report.build_dir}")
+               f"{failed} failed → {report.build_dir}")
 
 
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--rebuild", is_flag=True, help="Re-embed everything, ignoring cached vectors.")
 @click.option("--device", help="Embed on this device (cpu, cuda).")
+@click.option("--council", help="Council of papers whose folders do not say (as council: in a minutes.yaml).")
+@click.option("--committee-name", "committee_names", multiple=True, metavar="CODE=NAME",
+              help="Name for a committee code in metadata.json, e.g. full_council=\"County Council\" (repeatable).")
 @index_dir_option
 @click.pass_obj
-def index(settings: Settings, paths: tuple[Path, ...], rebuild: bool, device: str | None) -> None:
+def index(settings: Settings, paths: tuple[Path, ...], rebuild: bool, device: str | None,
+          council: str | None, committee_names: tuple[str, ...]) -> None:
     """Build the index of PATHS (default: the corpus folder) and swap it in."""
     if device:
         settings = settings.model_copy(update={"device": device})
-    run_build(settings, list(paths) or settings.corpus, rebuild)
+    names = {}
+    for pair in committee_names:
+        code, sep, name = pair.partition("=")
+        if not sep or not code.strip() or not name.strip():
+            raise click.BadParameter(f"'{pair}' is not CODE=NAME", param_hint="--committee-name")
+        names[code.strip()] = name.strip()
+    run_build(settings, list(paths) or settings.corpus, rebuild, IngestOptions(council=council, committee_names=names))
 
 
 @cli.command()
@@ -164,6 +181,15 @@ def evaluate(settings: Settings, files: tuple[Path, ...], k: int, as_json: bool,
         return
     for scope, figures in results.items():
         click.echo(f"{scope:9} " + "  ".join(f"{name}={value}" for name, value in figures.items()))
+
+
+def _register_import() -> None:
+    from .import_cli import import_group
+
+    cli.add_command(import_group)
+
+
+_register_import()
 
 
 def index_is_ready(settings: Settings) -> bool:
