@@ -112,7 +112,7 @@ def timeline_page(request: Request, searcher: SearcherDep, filters: FiltersDep,
     return TEMPLATES.TemplateResponse(request, "timeline.html", context)
 
 
-@router.get("/documents/{document_id}", response_class=HTMLResponse)
+@router.get("/documents/{document_id:path}", response_class=HTMLResponse)
 def document_page(request: Request, document_id: str, searcher: SearcherDep,
                   passage: int | None = None, q: OptionalQueryText = None) -> Response:
     document = document_dict(searcher, document_id)

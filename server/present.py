@@ -122,7 +122,8 @@ def answer_view(answer: Answer, q: str) -> dict[str, Any]:
         "quotes": [{"text": qt.text, "citation": qt.citation, "href": hrefs[qt.citation]} for qt in answer.quotes],
         "citations": [{"number": c.number, "href": context_href(c.hit, q), "council": c.hit.document.council,
                        "committee": c.hit.document.committee, "date": c.hit.document.date,
-                       "item": c.hit.document.item or c.hit.document.title}
+                       "item": c.hit.document.item or c.hit.document.title, "ordinal": c.hit.passage.ordinal,
+                       "page": c.hit.passage.page}
                       for c in answer.citations],
     }
 

@@ -8,8 +8,17 @@ import pytest
 from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 
-from indexer.answer import (NO_HITS, NOT_ANSWERED, Answer, CitationError, Quote, build_answer, checked,
-                            sentence_spans, verify)
+from indexer.answer import (
+    NO_HITS,
+    NOT_ANSWERED,
+    Answer,
+    CitationError,
+    Quote,
+    build_answer,
+    checked,
+    sentence_spans,
+    verify,
+)
 from indexer.embed import HashingEmbedder
 from indexer.search import Searcher
 

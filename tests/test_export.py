@@ -11,7 +11,7 @@ import pytest
 from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 
-from indexer.export import cite, citation_text, safe_filename, to_csv
+from indexer.export import citation_text, cite, safe_filename, to_csv
 from indexer.search import Searcher
 
 Q = "short breaks"
