@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -25,10 +27,14 @@ log = logging.getLogger("minutes")
 # Sentence score = cosine + KEYWORD_WEIGHT * share of the question's words present.
 KEYWORD_WEIGHT = 0.3
 # Best score below which the passages are judged not to answer the question, per model.
-THRESHOLDS = {"minilm": 0.55, "hashing": 0.30}
+THRESHOLDS = {"minilm": 0.58, "hashing": 0.30}
 MAX_SENTENCES = 3
 ANSWER_PASSAGES = 5       # only the top passages are quoted
 MIN_WORDS, MAX_WORDS = 5, 70
+# Sentences embedded per question (in passage order); later ones are scored on their words alone,
+# which keeps a page of long passages fast on a small CPU.
+MAX_EMBEDDED = 48
+CACHE_SIZE = 4096
 
 _SENTENCE = re.compile(r"[^\n]+?(?:[.!?](?=\s+[A-Z0-9“\"'(£])|$)", re.MULTILINE)
 _WORD = re.compile(r"[a-z0-9£]+")
@@ -99,18 +105,39 @@ def _quotable(text: str) -> bool:
     return MIN_WORDS <= words <= MAX_WORDS and not text.lstrip().startswith("|")
 
 
+_cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def _encode(embedder: Embedder, texts: list[str]) -> np.ndarray:
+    """Unit vectors for `texts`, reusing those of sentences seen lately (paging re-reads them)."""
+    with _cache_lock:
+        known = {t: _cache[(embedder.name, t)] for t in texts if (embedder.name, t) in _cache}
+    missing = list(dict.fromkeys(t for t in texts if t not in known))
+    if missing:
+        fresh = embedder.encode(missing)
+        with _cache_lock:
+            for text, vector in zip(missing, fresh, strict=True):
+                known[text] = vector
+                _cache[(embedder.name, text)] = vector
+            while len(_cache) > CACHE_SIZE:
+                _cache.popitem(last=False)
+    return np.stack([known[t] for t in texts]) if texts else np.zeros((0, embedder.dimension), np.float32)
+
+
 def score_sentences(query: str, hits: Sequence[Hit], embedder: Embedder) -> list[ScoredSentence]:
-    """Every quotable sentence of `hits`, scored against `query` (one batch for the model)."""
+    """Every quotable sentence of `hits`, scored against `query` (the first MAX_EMBEDDED by the model)."""
     candidates = [(hit, s, e) for hit in hits for s, e in sentence_spans(hit.passage.text)
                   if _quotable(hit.passage.text[s:e])]
     if not candidates:
         return []
     texts = [hit.passage.text[s:e] for hit, s, e in candidates]
-    vectors = embedder.encode([query, *texts])
-    cosines = vectors[1:] @ vectors[0]
+    query_vector = embedder.encode([query])[0]
+    embedded = _encode(embedder, texts[:MAX_EMBEDDED])
+    cosines = list(np.asarray(embedded @ query_vector)) + [0.0] * (len(texts) - len(embedded))
     asked = _content_words(query)
     scored = []
-    for (hit, s, e), text, cosine in zip(candidates, texts, np.asarray(cosines), strict=True):
+    for (hit, s, e), text, cosine in zip(candidates, texts, cosines, strict=True):
         overlap = len(asked & _content_words(text)) / len(asked) if asked else 0.0
         scored.append(ScoredSentence(hit, s, e, round(float(cosine) + KEYWORD_WEIGHT * overlap, 4)))
     return scored
@@ -171,7 +198,7 @@ def build_answer(query: str, hits: Sequence[Hit], embedder: Embedder,
     chosen: list[ScoredSentence] = []
     seen_words: list[set[str]] = []
     for sentence in pool:
-        if sentence.score < max(limit, pool[0].score - 0.25) or len(chosen) == MAX_SENTENCES:
+        if sentence.score < max(limit, pool[0].score - 0.15) or len(chosen) == MAX_SENTENCES:
             break
         words = _content_words(sentence.text)
         if any(len(words & other) >= 0.7 * max(1, min(len(words), len(other))) for other in seen_words):
