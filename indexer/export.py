@@ -100,7 +100,9 @@ def to_markdown(query: str, cited: Sequence[Cited], scope: str = "") -> str:
         lines += [f"## {c.number}. {_md_escape(heading or c.passage_id)}", ""]
         if c.item:
             lines += [f"**Item:** {_md_escape(c.item)}", ""]
-        lines += ["> " + line if line.strip() else ">" for line in c.text.splitlines()] + [""]
+        # Quotes stay exact when rendered; `<` and `>` are escaped so no tag in a paper becomes live HTML.
+        lines += ["> " + re.sub(r"([<>])", r"\\\1", line) if line.strip() else ">"
+                  for line in c.text.splitlines()] + [""]
         lines += [f"[{c.number}] {_md_escape(_citation_source(c))}. <{c.url}> (retrieved {c.retrieved.isoformat()}).",
                   ""]
     return "\n".join(lines)

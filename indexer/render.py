@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from .records import Hit, SearchResult
 
@@ -16,9 +16,21 @@ def context_url(document_id: str, ordinal: int) -> str:
     return f"/documents/{quote(document_id, safe='')}?passage={ordinal}#p{ordinal}"
 
 
+def web_url(url: str | None) -> str | None:
+    """`url` when it is an http(s) address, else None: a `javascript:` or `data:` URL from a
+    document's metadata must never become a link."""
+    if not url:
+        return None
+    try:
+        scheme = urlsplit(url.strip()).scheme.lower()
+    except ValueError:
+        return None
+    return url.strip() if scheme in ("http", "https") else None
+
+
 def source_link(hit: Hit) -> str | None:
     """The source meeting, at the passage's page for paged documents (PDF viewers honour #page=N)."""
-    url = hit.document.source_url
+    url = web_url(hit.document.source_url)
     if url and hit.passage.page and "#" not in url:
         return f"{url}#page={hit.passage.page}"
     return url
@@ -45,7 +57,7 @@ def hit_to_dict(hit: Hit) -> dict[str, Any]:
         "item": doc.item,
         "title": doc.title,
         "source_url": source_link(hit),
-        "see_also": list(doc.see_also),
+        "see_also": [url for url in doc.see_also if web_url(url)],
         "attribution": doc.attribution,
         "context_url": context_url(doc.document_id, passage.ordinal),
     }

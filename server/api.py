@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel
 
-from indexer.render import result_to_dict
+from indexer.render import result_to_dict, web_url
 
 from .deps import K, FiltersDep, QueryText, SearcherDep
 from .errors import ERROR_RESPONSES
@@ -93,14 +93,15 @@ def document_dict(searcher: SearcherDep, document_id: str) -> dict[str, Any]:
     return {
         "document_id": row["document_id"], "title": row["title"], "council": row["council"],
         "committee": row["committee"], "item": row["item"], "date": row["date_text"],
-        "source_url": row["source_url"], "see_also": json.loads(row["see_also"]),
+        "source_url": web_url(row["source_url"]),
+        "see_also": [url for url in json.loads(row["see_also"]) if web_url(url)],
         "attribution": row["attribution"], "text": row["text"],
         "passages": [{"passage_id": p.passage_id, "ordinal": p.ordinal, "char_start": p.char_start,
                       "char_end": p.char_end, "kind": p.kind, "page": p.page} for p in passages],
     }
 
 
-@router.get("/api/documents/{document_id}", response_model=DocumentOut, responses=ERROR_RESPONSES,
+@router.get("/api/documents/{document_id:path}", response_model=DocumentOut, responses=ERROR_RESPONSES,
             tags=["documents"])
 def api_document(document_id: str, searcher: SearcherDep) -> dict[str, Any]:
     """A whole document with its passages' offsets."""

@@ -290,7 +290,7 @@ def test_searches_during_rebuilds_get_whole_answers_from_one_build(
         workers = [threading.Thread(target=search, args=(client, i)) for i in range(4)]
         for thread in [builder, *workers]:
             thread.start()
-        time.sleep(4)
+        time.sleep(2.5)
         stop.set()
         for thread in [builder, *workers]:
             thread.join(timeout=60)
