@@ -101,9 +101,9 @@ def timeline_page(request: Request, searcher: SearcherDep, filters: FiltersDep,
         hits = found.result.hits
         today = date.today()
         best = best_sentences(score_sentences(q, hits[:30], searcher.embedder))
-        groups = [{"group": g, "hits": [present.hit_view(h, q, str(request.base_url), today,
-                                                         best.get(h.passage.passage_id), params)
-                                        for h in g.hits]}
+        groups = [{"group": g, "href": present.meeting_href(params, g.council, g.committee, g.date),
+                   "hits": [present.hit_view(h, q, str(request.base_url), today, best.get(h.passage.passage_id),
+                                             params) for h in g.hits]}
                   for g in by_meeting(hits)]
         context.update(params=params, result={"query": q, "total": found.total, "message": found.result.message},
                        timeline=_timeline(hits, params), groups=groups,

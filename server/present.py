@@ -87,6 +87,16 @@ def title(q: str, filters: Filters, sort: str = "relevance", page: int = 1, pref
     return " — ".join(parts + ["Minutes"])
 
 
+def meeting_href(params: dict[str, str], council: str | None, committee: str | None, when: str | None,
+                 path: str = "/") -> str | None:
+    """The same search within one meeting: its council, committee and meeting date."""
+    if not (council and committee and when):
+        return None
+    first, _, last = when.partition("/")
+    return href(params, path, council=council, committee=committee, date_from=first, date_to=last or first,
+                document=None)
+
+
 def context_href(hit: Hit, q: str) -> str:
     ordinal = hit.passage.ordinal
     return f"/documents/{quote(hit.document.document_id, safe='')}?passage={ordinal}&q={quote(q)}#p{ordinal}"
@@ -109,6 +119,7 @@ def hit_view(hit: Hit, q: str, base_url: str, retrieved: Any,
         parts=parts,
         context_href=context_href(hit, q),
         within_href=href(params, document=hit.document.document_id),
+        meeting_href=meeting_href(params, hit.document.council, hit.document.committee, hit.document.date),
         citation=citation_text(cite([hit], base_url, retrieved)[0]),
     )
     return data

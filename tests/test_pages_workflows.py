@@ -165,3 +165,16 @@ def test_pages_are_csp_ready_and_accessible_in_markup(client: TestClient) -> Non
             labelled = field.find_parent("label") or soup.select_one(f'label[for="{field.get("id")}"]')
             assert labelled is not None, field
         assert len(soup.select("h1")) == 1
+
+
+def test_search_within_a_meeting(client: TestClient) -> None:
+    soup = BeautifulSoup(client.get("/", params={"q": Q}).text, "html.parser")
+    hit = soup.select_one("li.hit")
+    link = hit.select_one("a.within-meeting")["href"]
+    params = {k: v[0] for k, v in parse_qs(urlsplit(link).query).items()}
+    assert params["council"] == hit.select_one(".council").text
+    assert params["committee"] == hit.select_one(".committee").text
+    assert hit.select_one("time").text.startswith(params["date_from"])
+    body = _browse(client, **{k: v for k, v in params.items() if k != "q"})
+    assert body["total"] > 0 and {(h["council"], h["committee"], h["date"]) for h in body["hits"]} == {
+        (params["council"], params["committee"], hit.select_one("time").text)}
