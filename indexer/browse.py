@@ -45,6 +45,11 @@ class Browse:
         return self.result.total
 
     @property
+    def capped(self) -> bool:
+        """True when the pool is full: there may be more passages than the POOL best counted here."""
+        return self.total >= POOL
+
+    @property
     def pages(self) -> int:
         return max(1, math.ceil(self.total / self.per_page))
 

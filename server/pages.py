@@ -105,7 +105,8 @@ def timeline_page(request: Request, searcher: SearcherDep, filters: FiltersDep,
                    "hits": [present.hit_view(h, q, str(request.base_url), today, best.get(h.passage.passage_id),
                                              params) for h in g.hits]}
                   for g in by_meeting(hits)]
-        context.update(params=params, result={"query": q, "total": found.total, "message": found.result.message},
+        context.update(params=params, result={"query": q, "total": found.total, "message": found.result.message,
+                                              "capped": found.capped},
                        timeline=_timeline(hits, params), groups=groups,
                        chips=present.chip_links(filters, params, "/timeline"),
                        results_href=present.href(params))

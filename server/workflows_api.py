@@ -59,6 +59,7 @@ class BrowseOut(BaseModel):
     query: str
     filters: dict[str, Any]
     total: int
+    capped: bool
     sort: str
     page: int
     pages: int
@@ -106,7 +107,8 @@ def api_browse(q: QueryText, searcher: SearcherDep, filters: FiltersDep, sort: S
     """One page of results, sorted, with counts per council, committee and year."""
     found = browse(searcher, q, filters, sort, page, k)
     return {
-        "query": found.result.query, "filters": filters.as_dict(), "total": found.total, "sort": found.sort,
+        "query": found.result.query, "filters": filters.as_dict(), "total": found.total, "capped": found.capped,
+        "sort": found.sort,
         "page": found.page, "pages": found.pages, "per_page": found.per_page, "decisions": found.decisions,
         "facets": {name: [v.__dict__ for v in values] for name, values in found.facets.items()},
         "hits": [hit_to_dict(h) for h in found.hits], "message": found.result.message,

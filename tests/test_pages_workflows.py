@@ -178,3 +178,14 @@ def test_search_within_a_meeting(client: TestClient) -> None:
     body = _browse(client, **{k: v for k, v in params.items() if k != "q"})
     assert body["total"] > 0 and {(h["council"], h["committee"], h["date"]) for h in body["hits"]} == {
         (params["council"], params["committee"], hit.select_one("time").text)}
+
+
+def test_a_full_pool_says_it_shows_the_best(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    import indexer.browse
+
+    monkeypatch.setattr(indexer.browse, "POOL", 20)
+    body = _browse(client)
+    assert body["total"] == 20 and body["capped"] is True
+    soup = BeautifulSoup(client.get("/", params={"q": Q}).text, "html.parser")
+    assert soup.select_one("#results-heading").text == f"The 20 best passages for “{Q}”"
+    assert _browse(client, q="zzzz qqqq")["capped"] is False
