@@ -144,3 +144,18 @@ def test_token_buckets_stay_bounded() -> None:
         now[0] += 60.0  # every earlier client's bucket has refilled
         buckets.take(f"10.0.{i // 256}.{i % 256}")
     assert len(buckets._buckets) <= 101
+
+
+@pytest.mark.parametrize("path", ["/", "/?q=short+breaks", "/?q=budget+savings&sort=newest&page=2",
+                                  "/timeline?q=budget", "/documents/004_67b7388c9a981ec9?passage=1&q=funding",
+                                  "/no/such/page"])
+def test_rendered_pages_need_nothing_the_policy_forbids(client: TestClient, path: str) -> None:
+    """Inline style and script would be blocked by the CSP, silently: pages must not need them."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(client.get(path).text, "html.parser")
+    assert not soup.find_all("style")
+    assert not [tag.name for tag in soup.find_all(True) if tag.has_attr("style")]
+    for script in soup.find_all("script"):
+        assert script.get("src", "").startswith("/static/") and not (script.string or "").strip()
+    assert not [tag.name for tag in soup.find_all(True) if any(a.lower().startswith("on") for a in tag.attrs)]
