@@ -112,6 +112,30 @@ class Client(threading.Thread):
         connection.close()
 
 
+class Rebuilder(threading.Thread):
+    """Rebuilds the index every `every` seconds (vectors come from the cache, so a build is quick)."""
+
+    def __init__(self, index_dir: Path, model: str, every: float) -> None:
+        super().__init__(daemon=True)
+        from indexer.embed import load_embedder
+
+        self.index_dir, self.every = index_dir, every
+        self.embedder = load_embedder(model, threads=1)
+        self.stop = threading.Event()
+        self.count = 0
+        self.errors: list[str] = []
+
+    def run(self) -> None:
+        from indexer.build import build_index
+
+        while not self.stop.wait(self.every):
+            try:
+                build_index([CORPUS], self.index_dir, self.embedder)
+                self.count += 1
+            except Exception as exc:  # reported, and counted as errors
+                self.errors.append(f"{type(exc).__name__}: {exc}")
+
+
 def soak_run(port: int, pid: int, mix: list[tuple[str, set[int]]], clients: int, seconds: float,
              max_requests: int, seed: int) -> dict[str, object]:
     stop, lock = threading.Event(), threading.Lock()
@@ -151,6 +175,9 @@ def main() -> int:
     parser.add_argument("--max-requests", type=int, default=200_000, help="per run, whatever the time")
     parser.add_argument("--model", default="minilm", choices=["minilm", "hashing"])
     parser.add_argument("--rss-tolerance", type=float, default=0.05)
+    parser.add_argument("--rebuild-every", type=float, default=0.0,
+                        help="also rebuild the index every N seconds while the clients run (0: never); "
+                             "the server swaps each build in under load")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
@@ -185,6 +212,9 @@ def main() -> int:
         document_ids = sorted({h["document_id"] for h in json.loads(connection.getresponse().read())["hits"]})[:5]
         mix = request_mix(document_ids)
         rss_start = rss_bytes(server.pid)
+        rebuilds = Rebuilder(index_dir, args.model, args.rebuild_every) if args.rebuild_every > 0 else None
+        if rebuilds:
+            rebuilds.start()
         runs = []
         for number in range(1, args.runs + 1):
             result = soak_run(port, server.pid, mix, args.clients, args.seconds, args.max_requests, number)
@@ -195,17 +225,26 @@ def main() -> int:
             for example in result["error_examples"]:  # type: ignore[attr-defined]
                 print("   ", example)
     finally:
+        if rebuilds:
+            rebuilds.stop.set()
+            rebuilds.join(timeout=120)
         server.terminate()
         server.wait(timeout=30)
 
+    if rebuilds:
+        print(f"{rebuilds.count} rebuilds swapped in while the clients ran; build errors: {rebuilds.errors or 'none'}")
+        errors_in_builds = len(rebuilds.errors)
+    else:
+        errors_in_builds = 0
     first, last = runs[0]["rss_after_mb"], runs[-1]["rss_after_mb"]
     growth = (float(last) - float(first)) / float(first)  # type: ignore[arg-type]
-    errors = sum(int(r["errors"]) for r in runs)  # type: ignore[call-overload]
+    errors = sum(int(r["errors"]) for r in runs) + errors_in_builds  # type: ignore[call-overload]
     passed = errors == 0 and growth <= args.rss_tolerance
     summary = {"machine": machine(), "command": " ".join(["bench/soak.py", *sys.argv[1:]]), "model": args.model,
                "clients": args.clients, "seconds_per_run": args.seconds, "runs": runs,
                "rss_start_mb": round(rss_start / 2**20, 1), "rss_growth_after_warmup": round(growth, 4),
-               "errors": errors, "passed": passed}
+               "errors": errors, "passed": passed,
+               "rebuilds_swapped_in": rebuilds.count if rebuilds else 0}
     if args.json:
         args.json.write_text(json.dumps(summary, indent=2))
     print(f"\nRSS at start {summary['rss_start_mb']} MB; after run 1 {first} MB, after run {len(runs)} {last} MB "
