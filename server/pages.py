@@ -109,7 +109,9 @@ def timeline_page(request: Request, searcher: SearcherDep, filters: FiltersDep,
                                               "capped": found.capped},
                        timeline=_timeline(hits, params), groups=groups,
                        chips=present.chip_links(filters, params, "/timeline"),
-                       results_href=present.href(params))
+                       results_href=present.href(params),
+                       export_hrefs={fmt: present.href(params, "/export", sort="oldest", k="100", format=fmt)
+                                     for fmt in ("md", "docx", "csv")})
     return TEMPLATES.TemplateResponse(request, "timeline.html", context)
 
 

@@ -100,6 +100,7 @@ def test_without_a_selection_the_current_page_is_exported(client: TestClient) ->
     ({"format": "md", "passage": "../../etc/passwd:1"}, 404, "no passage with id '../../etc/passwd:1'"),
     ({"format": "md", "passage": "004_67b7388c9a981ec9:9999"}, 404, "no passage with id"),
     ({"format": "exe", "q": "budget"}, 422, "format"),
+    ({"format": "md", "passage": [f"a:{i}" for i in range(101)]}, 422, "List should have at most 100 items"),
 ])
 def test_bad_export_requests(client: TestClient, params: dict, status: int, message: str) -> None:
     response = client.get("/api/export", params=params)
@@ -139,3 +140,15 @@ def test_copy_citation_is_selectable_text_on_each_hit(client: TestClient) -> Non
         assert box is not None and box.find_parent("form")["action"] == "/export"
     buttons = {b["value"] for b in soup.select('form#briefing button[name="format"]')}
     assert buttons == {"md", "docx", "csv"}
+
+
+def test_timeline_exports_everything_oldest_first(client: TestClient) -> None:
+    soup = BeautifulSoup(client.get("/timeline", params={"q": "budget savings"}).text, "html.parser")
+    links = {a.text: a["href"] for a in soup.select(".export-links a")}
+    assert set(links) == {"Markdown", "Word", "CSV"}
+    response = client.get(links["CSV"])
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    total = client.get("/api/timeline", params={"q": "budget savings"}).json()["total"]
+    assert len(rows) == total
+    starts = [r["meeting_date"][:7] for r in rows]
+    assert starts == sorted(starts)
