@@ -68,9 +68,47 @@ class SentenceTransformerEmbedder:
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        if self.device.startswith("cuda"):
+            return self.encode_direct(texts, batch_size)
         vectors = self._model.encode(texts, batch_size=batch_size, convert_to_numpy=True,
                                      normalize_embeddings=True, show_progress_bar=False)
         return np.asarray(vectors, dtype=np.float32)
+
+    def encode_direct(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        """The same vectors as sentence-transformers' encode (mean pooling, unit length), faster on a GPU.
+
+        All texts are tokenised in one call (the fast tokenizer spreads it over the cores),
+        batches are cut from the length-sorted token lists, and the vectors stay on the
+        device until the end. sentence-transformers' own loop was CPU-bound at about 3,300
+        passages/s on an H100 whatever the batch size (docs/benchmarks.md).
+        """
+        import torch
+
+        transformer = self._model[0]
+        tokenizer = transformer.tokenizer
+        token_ids = tokenizer([text.strip() for text in texts], truncation=True,
+                              max_length=transformer.max_seq_length, padding=False,
+                              return_attention_mask=False, return_token_type_ids=False)["input_ids"]
+        order = np.argsort([-len(ids) for ids in token_ids], kind="stable")
+        device = self._model.device
+        out = torch.empty((len(texts), self.dimension), dtype=torch.float32, device=device)
+        pad = tokenizer.pad_token_id or 0
+        with torch.inference_mode():
+            for start in range(0, len(order), batch_size):
+                rows = order[start:start + batch_size]
+                width = len(token_ids[rows[0]])
+                batch = np.full((len(rows), width), pad, dtype=np.int64)
+                mask = np.zeros((len(rows), width), dtype=np.int64)
+                for row, i in enumerate(rows):
+                    batch[row, :len(token_ids[i])] = token_ids[i]
+                    mask[row, :len(token_ids[i])] = 1
+                input_ids = torch.from_numpy(batch).to(device, non_blocking=True)
+                attention = torch.from_numpy(mask).to(device, non_blocking=True)
+                hidden = transformer.auto_model(input_ids=input_ids, attention_mask=attention).last_hidden_state
+                weights = attention.unsqueeze(-1).float()
+                pooled = (hidden.float() * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+                out[torch.from_numpy(rows).to(device)] = torch.nn.functional.normalize(pooled, dim=-1)
+        return out.cpu().numpy()
 
 
 _WORD = re.compile(r"[a-z0-9£%]+")

@@ -1,20 +1,122 @@
 """Which FAISS index to build for a corpus, and how to search it with filters.
 
-Vectors are unit length, so inner product is cosine similarity. Small corpora get an
-exact flat index; the choice by size lives here alone so benchmarks and builds agree.
+Vectors are unit length, so inner product is cosine similarity. The choice by size lives
+here alone so benchmarks and builds agree (figures in docs/benchmarks.md, "Query latency
+and index types"):
+
+- `flat` below FLAT_BELOW passages: exact, 1,536 bytes a passage, and fast enough there.
+- `ivf-sq8` from FLAT_BELOW up: an inverted file over k-means cells whose vectors are
+  stored as 8-bit scalars (384 bytes + 8 for the id map a passage, a quarter of flat).
+  A query scans `nprobe` cells; NPROBE_FRACTION was chosen for recall@10 >= 0.95 of exact.
+- `hnsw` and `ivf-pq` are built on request only, for the benchmark's comparison.
+
+Every kind can `reconstruct(id)` (search.py scores keyword-only candidates with it); the
+IVF kinds keep a direct map for that. Filters run inside FAISS through an IDSelector, and
+a small allowed set is searched exactly (an approximate index would probe cells that hold
+none of them and come back short: txtai #915).
 """
 
 from __future__ import annotations
 
+import math
+
 import faiss
 import numpy as np
 
+FLAT_BELOW = 50_000
+KINDS = ("flat", "hnsw", "ivf-sq8", "ivf-pq")
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_SEARCH = 128
+NPROBE_FRACTION = 1 / 64      # cells scanned per query, as a share of nlist (at least MIN_NPROBE)
+MIN_NPROBE = 16
+TRAIN_PER_CELL = 40           # k-means training sample: this many vectors per cell, at most
+TRAIN_ITERATIONS = 10
+EXACT_FILTER_MAX = 20_000     # allowed sets up to this size are searched exactly
+PQ_BYTES = 48                 # ivf-pq: bytes per vector (a divisor of the dimension)
 
-def build_vector_index(vectors: np.ndarray, dimension: int) -> tuple[faiss.Index, str]:
+
+def choose_kind(count: int) -> str:
+    """The index kind a build of `count` passages gets."""
+    return "flat" if count < FLAT_BELOW else "ivf-sq8"
+
+
+def ivf_cells(count: int) -> int:
+    """Number of k-means cells for `count` vectors: about 4·sqrt(n), as FAISS's guidelines say."""
+    return int(min(65_536, max(16, 4 * math.sqrt(max(count, 1)))))
+
+
+def default_nprobe(nlist: int) -> int:
+    return min(nlist, max(MIN_NPROBE, round(nlist * NPROBE_FRACTION)))
+
+
+def build_vector_index(vectors: np.ndarray, dimension: int, kind: str | None = None,
+                       seed: int = 1234) -> tuple[faiss.Index, str]:
+    """A FAISS index holding `vectors` (row i gets id i), and its kind.
+
+    `kind` None picks by size (choose_kind); an IVF kind on too few vectors to train
+    falls back to flat.
+    """
     vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, dimension)
-    index = faiss.IndexFlatIP(dimension)
-    index.add(vectors)
-    return index, "flat"
+    count = len(vectors)
+    kind = kind or choose_kind(count)
+    if kind not in KINDS:
+        raise ValueError(f"unknown index kind '{kind}'; choose one of: {', '.join(KINDS)}")
+    if kind.startswith("ivf") and count < 4 * MIN_NPROBE:
+        kind = "flat"
+    index: faiss.Index
+    if kind == "flat":
+        index = faiss.IndexFlatIP(dimension)
+        index.add(vectors)
+        return index, kind
+    if kind == "hnsw":
+        index = faiss.IndexHNSWFlat(dimension, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        index.hnsw.efSearch = HNSW_EF_SEARCH
+        index.add(vectors)
+        return index, kind
+    nlist = ivf_cells(count)
+    quantizer = faiss.IndexFlatIP(dimension)
+    if kind == "ivf-sq8":
+        index = faiss.IndexIVFScalarQuantizer(quantizer, dimension, nlist, faiss.ScalarQuantizer.QT_8bit,
+                                              faiss.METRIC_INNER_PRODUCT)
+    else:
+        m = next(m for m in range(min(PQ_BYTES, dimension), 0, -1) if dimension % m == 0)
+        index = faiss.IndexIVFPQ(quantizer, dimension, nlist, m, 8, faiss.METRIC_INNER_PRODUCT)
+    index.cp.spherical = True  # unit vectors: keep the centroids on the sphere
+    index.cp.seed = seed
+    index.cp.niter = TRAIN_ITERATIONS
+    sample = vectors
+    if count > TRAIN_PER_CELL * nlist:
+        rng = np.random.default_rng(seed)
+        sample = vectors[np.sort(rng.choice(count, TRAIN_PER_CELL * nlist, replace=False))]
+    index.train(sample)
+    index.own_fields = True
+    quantizer.this.disown()  # the IVF index owns its quantizer from here on
+    for start in range(0, count, 65_536):  # add in slices: no second full copy in memory
+        index.add(vectors[start:start + 65_536])
+    index.make_direct_map()  # reconstruct(id) for keyword-only candidates
+    index.nprobe = default_nprobe(nlist)
+    return index, kind
+
+
+def index_kind(index: faiss.Index) -> str:
+    if isinstance(index, faiss.IndexHNSW):
+        return "hnsw"
+    if isinstance(index, faiss.IndexIVFScalarQuantizer):
+        return "ivf-sq8"
+    if isinstance(index, faiss.IndexIVF):
+        return "ivf-pq"
+    return "flat"
+
+
+def _exact_among(index: faiss.Index, query: np.ndarray, k: int,
+                 allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    ids = np.ascontiguousarray(allowed, dtype=np.int64)
+    stored = index.reconstruct_batch(ids)
+    scores = stored @ query[0]
+    order = np.argsort(-scores, kind="stable")[:k]
+    return scores[order].astype(np.float32), ids[order]
 
 
 def search_vectors(index: faiss.Index, query: np.ndarray, k: int,
@@ -22,16 +124,29 @@ def search_vectors(index: faiss.Index, query: np.ndarray, k: int,
     """(scores, ids) of the k nearest vectors, restricted to `allowed` ids when given.
 
     The restriction runs inside FAISS, so a filtered search still finds k hits when
-    k exist (filtering afterwards returns short pages: txtai #915).
+    k exist (filtering afterwards returns short pages: txtai #915). On an approximate
+    index a small allowed set is scored exactly, and a larger one scans more cells.
     """
     query = np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1)
     k = min(k, index.ntotal if allowed is None else len(allowed))
     if k <= 0:
         return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
+    kind = index_kind(index)
     params = None
     if allowed is not None:
+        if kind != "flat" and len(allowed) <= EXACT_FILTER_MAX:
+            return _exact_among(index, query, k, allowed)
         selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
-        params = faiss.SearchParameters(sel=selector)
+        share = len(allowed) / max(index.ntotal, 1)
+        if kind == "hnsw":
+            ef = index.hnsw.efSearch
+            params = faiss.SearchParametersHNSW(sel=selector, efSearch=int(min(4096, max(ef, k) / max(share, 1e-3))))
+        elif kind != "flat":
+            ivf = faiss.extract_index_ivf(index)
+            nprobe = int(min(ivf.nlist, math.ceil(ivf.nprobe / max(share, 1e-6))))
+            params = faiss.SearchParametersIVF(sel=selector, nprobe=nprobe)
+        else:
+            params = faiss.SearchParameters(sel=selector)
     scores, ids = index.search(query, k, params=params)
     keep = ids[0] >= 0
     return scores[0][keep], ids[0][keep]

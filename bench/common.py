@@ -1,0 +1,129 @@
+"""Helpers shared by the benchmarks: data paths, the machine line, percentiles, nDCG.
+
+Benchmarks write scratch files under `.bench/` (git-ignored) and print Markdown rows
+for docs/benchmarks.md. Timing figures are medians of several runs; nothing here is a test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import time
+import unicodedata
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+SCRATCH = ROOT / ".bench"
+CLEVELAND_TAR = SHARED / "data" / "cleveland-city-record" / "city_record_1996_2019_txt.tar.xz"
+CLEVELAND_DIR = SCRATCH / "cleveland"
+SEEDS_DEV = SHARED / "eval" / "seeds-dev.jsonl"
+CORPUS = ROOT / "corpus"
+
+
+def cleveland_paths() -> list[Path]:
+    """The 1,221 weekly issues as text files, oldest first (unpacked into .bench/ once)."""
+    if not CLEVELAND_DIR.exists():
+        CLEVELAND_DIR.mkdir(parents=True)
+        subprocess.run(["tar", "-xJf", str(CLEVELAND_TAR), "-C", str(CLEVELAND_DIR)], check=True)
+    return sorted(CLEVELAND_DIR.rglob("*.txt"))
+
+
+def machine() -> str:
+    """One line: CPU, cores, load averages and the date, printed beside every figure."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"{cpu}, {os.cpu_count()} cores, load {load}, {stamp}"
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    a = np.asarray(samples, dtype=np.float64)
+    return {"p50": float(np.percentile(a, 50)), "p95": float(np.percentile(a, 95)),
+            "p99": float(np.percentile(a, 99)), "n": float(len(a))}
+
+
+def median(values: list[float]) -> float:
+    return float(statistics.median(values))
+
+
+class Timer:
+    def __enter__(self) -> Timer:
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.seconds = time.perf_counter() - self.start
+
+
+def rss_bytes(pid: int | None = None) -> int:
+    """Resident set size of a process (default: this one), from /proc."""
+    status = Path(f"/proc/{pid or os.getpid()}/status").read_text()
+    match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
+    return int(match.group(1)) * 1024 if match else 0
+
+
+def dir_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file())
+
+
+# --- relevance: nDCG@10 with binary relevance (a passage is relevant if it holds a gold quote)
+
+_DASHES = dict.fromkeys(map(ord, "\u2013\u2014\u2012\u2015"), "-")
+_QUOTES = {ord("\u2018"): "'", ord("\u2019"): "'", ord("\u201c"): '"', ord("\u201d"): '"'}
+
+
+def normalise_text(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).translate(_DASHES).translate(_QUOTES)
+    return " ".join(text.split()).lower()
+
+
+def load_questions(path: Path = SEEDS_DEV) -> list[dict]:
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+def relevant(text: str, quotes: list[str]) -> bool:
+    norm = normalise_text(text)
+    return any(normalise_text(q) in norm for q in quotes)
+
+
+def ndcg_at_k(ranked_texts: list[str], quotes: list[str], n_relevant: int, k: int = 10) -> float:
+    """nDCG@k from binary gains; the ideal ranking puts min(n_relevant, k) relevant passages first."""
+    gains = [1.0 if relevant(t, quotes) else 0.0 for t in ranked_texts[:k]]
+    dcg = sum(g / np.log2(i + 2) for i, g in enumerate(gains))
+    ideal = sum(1.0 / np.log2(i + 2) for i in range(min(n_relevant, k)))
+    return float(dcg / ideal) if ideal else 0.0
+
+
+def iter_cleveland_texts(limit: int | None = None, paths: list[Path] | None = None
+                         ) -> Iterator[str]:
+    """Embedding texts of Cleveland passages, exactly as the build embeds them, in file order."""
+    from indexer.build import info_of
+    from indexer.chunk import chunk_document
+    from indexer.embed import embedding_text
+    from indexer.ingest.text import read_text_document
+
+    count = 0
+    for path in paths or cleveland_paths():
+        document = next(iter(read_text_document(path, CLEVELAND_DIR)))
+        info = info_of(document)
+        for passage in chunk_document(document):
+            yield embedding_text(passage, info)
+            count += 1
+            if limit is not None and count >= limit:
+                return
