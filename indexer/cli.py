@@ -82,11 +82,12 @@ def cli(ctx: click.Context, index_dir: Path | None) -> None:
 
 def run_build(settings: Settings, paths: list[Path], rebuild: bool = False,
               ingest: IngestOptions | None = None) -> None:
-    import torch
-
     from .ingest.report import problem_lines
 
-    torch.set_num_threads(os.cpu_count() or 1)
+    if settings.model != "hashing":  # the test model needs no torch (whose import takes seconds)
+        import torch
+
+        torch.set_num_threads(os.cpu_count() or 1)
     if rebuild:
         for cache in ("cache.sqlite", "extracted.sqlite"):
             if (settings.index_dir / cache).exists():

@@ -55,6 +55,8 @@ def previous_sources(index_dir: Path) -> list[Path]:
 @click.option("--delay", type=float, default=1.0, show_default=True, help="Seconds between requests to the site.")
 @click.option("--timeout", type=float, default=30.0, show_default=True, help="Seconds before a request times out.")
 @click.option("--retries", type=int, default=3, show_default=True, help="Retries after a time-out or 5xx.")
+@click.option("--backoff", type=float, default=1.0, show_default=True,
+              help="Seconds before the first retry; doubled for each one after (Retry-After wins).")
 @click.option("--offline", is_flag=True, help="Use only the local cache of earlier responses; no network.")
 @click.option("--documents/--no-documents", default=True, show_default=True,
               help="Download the items' linked papers (PDF) and index them with page numbers.")
@@ -63,7 +65,7 @@ def previous_sources(index_dir: Path) -> list[Path]:
 @click.pass_obj
 def moderngov(settings: Settings, base_url: str, committees: tuple[str, ...], date_from: str | None,
               date_to: str | None, council: str | None, out_dir: Path | None, delay: float, timeout: float,
-              retries: int, offline: bool, documents: bool, build: bool) -> None:
+              retries: int, backoff: float, offline: bool, documents: bool, build: bool) -> None:
     """Import the meetings of the ModernGov site at BASE_URL (e.g. https://democracy.kent.gov.uk)."""
     from .cli import run_build
     from .ingest.report import problem_lines
@@ -78,7 +80,7 @@ def moderngov(settings: Settings, base_url: str, committees: tuple[str, ...], da
     host = urlparse(base_url).netloc
     out_dir = out_dir or Path("imports") / host
     cache_dir = settings.index_dir / "http-cache" / host
-    with Client(cache_dir, delay=delay, timeout=timeout, retries=retries, offline=offline) as client:
+    with Client(cache_dir, delay=delay, timeout=timeout, retries=retries, backoff=backoff, offline=offline) as client:
         importer = Importer(base_url, out_dir, client, council=council, download_documents=documents)
         report = importer.run(list(committees), since, until)
         stats = client.stats
