@@ -23,6 +23,9 @@ class Settings(BaseSettings):
                                description="Torch threads per query in the server; 1 avoids oversubscribing cores.")
     host: str = Field("127.0.0.1", description="Address the web server listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port the web server listens on.")
+    public_url: str | None = Field(None, pattern=r"^https?://[^\s]+$",
+                                   description="The site's public address, for links in exported citations "
+                                               "(behind a proxy); default: the address of each request.")
     rate_limit: int = Field(0, ge=0, le=1_000_000,
                             description="Requests per minute per client IP before the server answers 429 "
                                         "(with Retry-After); 0 turns the limit off. For public deployments.")

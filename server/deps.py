@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import Depends, Query, Request, Response
+from pydantic import BeforeValidator
 
 from indexer.dates import parse_filter_date
 from indexer.records import Filters
@@ -23,11 +24,26 @@ def get_searcher(request: Request, response: Response) -> Searcher:
 
 SearcherDep = Annotated[Searcher, Depends(get_searcher)]
 
+
+def site_url(request: Request) -> str:
+    """Absolute base for links in citations: the configured public address, else the request's."""
+    public = request.app.state.settings.public_url
+    return public.rstrip("/") + "/" if public else str(request.base_url)
+
+
 QueryText = Annotated[str, Query(min_length=1, max_length=MAX_QUERY_CHARS, description="What to search for.")]
 OptionalQueryText = Annotated[str | None, Query(max_length=MAX_QUERY_CHARS, description="What to search for.")]
 K = Annotated[int, Query(ge=1, le=MAX_K, description="How many passages to return.")]
 DateText = Annotated[str | None, Query(max_length=21, description="YYYY, YYYY-MM or YYYY-MM-DD.")]
 Name = Annotated[str | None, Query(max_length=300)]
+
+
+def _blank_is_false(value: object) -> object:
+    # A hand-written URL may carry `decisions=`; an empty switch means off, as browsers mean it.
+    return False if value == "" else value
+
+
+Switch = Annotated[bool, BeforeValidator(_blank_is_false)]
 
 
 def search_filters(
@@ -36,8 +52,8 @@ def search_filters(
     date_from: DateText = None,
     date_to: DateText = None,
     document: Name = None,
-    decisions: Annotated[bool, Query(description="Only decisions (RESOLVED / AGREED).")] = False,
-    procedural: Annotated[bool, Query(description="Include procedural items.")] = False,
+    decisions: Annotated[Switch, Query(description="Only decisions (RESOLVED / AGREED).")] = False,
+    procedural: Annotated[Switch, Query(description="Include procedural items.")] = False,
 ) -> Filters:
     # Empty form fields arrive as "": treat them as absent.
     return Filters(

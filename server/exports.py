@@ -17,7 +17,7 @@ from indexer.search import MAX_K, Searcher
 from indexer.store import row_to_info
 
 from . import present
-from .deps import FiltersDep, K, OptionalQueryText, PageNumber, SearcherDep, Sort
+from .deps import FiltersDep, K, OptionalQueryText, PageNumber, SearcherDep, Sort, site_url
 from .errors import ERROR_RESPONSES
 
 router = APIRouter()
@@ -64,7 +64,7 @@ def export(request: Request, searcher: SearcherDep, filters: FiltersDep, format:
     if not hits:
         raise HTTPException(404, "no passages match this search, so there is nothing to export")
     today = date.today()
-    cited = cite(hits, str(request.base_url), today)
+    cited = cite(hits, site_url(request), today)
     scope = ", ".join(label for label, _ in present.describe(filters))
     if format == "md":
         body: bytes = to_markdown(q, cited, scope).encode("utf-8")

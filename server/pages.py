@@ -21,7 +21,7 @@ from indexer.timeline import by_meeting, chart, periods
 
 from . import present
 from .api import document_dict
-from .deps import FiltersDep, K, OptionalQueryText, PageNumber, SearcherDep, Sort
+from .deps import FiltersDep, K, OptionalQueryText, PageNumber, SearcherDep, Sort, site_url
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
 router = APIRouter(include_in_schema=False)
@@ -74,7 +74,7 @@ def search_page(request: Request, searcher: SearcherDep, filters: FiltersDep, q:
         title=present.title(q, filters, sort, found.page),
         params=params, chips=present.chip_links(filters, params),
         result={"query": q, "total": found.total, "message": found.result.message,
-                "hits": [present.hit_view(h, q, str(request.base_url), today,
+                "hits": [present.hit_view(h, q, site_url(request), today,
                                           best.get(h.passage.passage_id), params) for h in found.hits]},
         browse=found, answer=present.answer_view(answer, q) if answer else None,
         facets=present.facet_views(found.facets, params), timeline=_timeline(found.result.hits, params, small=True),
@@ -102,7 +102,7 @@ def timeline_page(request: Request, searcher: SearcherDep, filters: FiltersDep,
         today = date.today()
         best = best_sentences(score_sentences(q, hits[:30], searcher.embedder))
         groups = [{"group": g, "href": present.meeting_href(params, g.council, g.committee, g.date),
-                   "hits": [present.hit_view(h, q, str(request.base_url), today, best.get(h.passage.passage_id),
+                   "hits": [present.hit_view(h, q, site_url(request), today, best.get(h.passage.passage_id),
                                              params) for h in g.hits]}
                   for g in by_meeting(hits)]
         context.update(params=params, result={"query": q, "total": found.total, "message": found.result.message,

@@ -54,6 +54,14 @@ def test_bad_input_gets_one_error_shape(client: TestClient, params: dict, status
     assert response.json() == {"ok": False, "error": message, "status": status}
 
 
+@pytest.mark.parametrize("value", ["", "false", "0"])
+def test_empty_or_false_switches_mean_off(client: TestClient, value: str) -> None:
+    on = client.get("/api/search", params={"q": "budget", "decisions": "true", "k": 100}).json()
+    off = client.get("/api/search", params={"q": "budget", "decisions": value, "k": 100}).json()
+    assert off["filters"]["decisions_only"] is False and on["filters"]["decisions_only"] is True
+    assert {h["kind"] for h in on["hits"]} <= {"resolution"} and off["total"] > on["total"]
+
+
 def test_unknown_document_and_path_are_404(client: TestClient) -> None:
     response = client.get("/api/documents/no-such-doc")
     assert response.status_code == 404

@@ -152,3 +152,16 @@ def test_timeline_exports_everything_oldest_first(client: TestClient) -> None:
     assert len(rows) == total
     starts = [r["meeting_date"][:7] for r in rows]
     assert starts == sorted(starts)
+
+
+def test_public_url_setting_makes_citation_links(settings, embedder) -> None:
+    from fastapi.testclient import TestClient
+
+    from server.app import create_app
+
+    public = settings.model_copy(update={"public_url": "https://minutes.example.gov.uk"})
+    with TestClient(create_app(public, embedder=embedder)) as client:
+        response = client.get("/api/export", params={"q": "short breaks", "format": "md"},
+                              headers={"Host": "evil.example"})
+    assert response.status_code == 200
+    assert "https://minutes.example.gov.uk/documents/" in response.text and "evil.example" not in response.text
