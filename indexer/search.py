@@ -1,9 +1,14 @@
-"""The one search function behind the CLI, the JSON API and the HTML pages.
+"""The one search function behind the CLI, the JSON API, the HTML pages and the benchmarks.
 
 Hybrid retrieval: FTS5 (bm25) finds the exact names and figures that embeddings blur;
 FAISS finds passages that say the same thing in other words. Both run with the filters
 inside them, their rankings are fused, near-duplicates are collapsed, and a relevance
 floor answers "no results" instead of returning the nearest nonsense.
+
+`Tuning.mode` picks the method: `hybrid` (Minutes' own, the default) or one of the
+baselines kept for comparison in `bench/relevance.py`: `keyword` (bm25 alone), `semantic`
+(cosine alone) and `rrf` (plain reciprocal rank fusion, k = 60). The baselines have no
+floor and no duplicate collapsing; filters, quoted phrases and exclusions apply to all.
 """
 
 from __future__ import annotations
@@ -22,6 +27,10 @@ from .vector_index import search_vectors
 
 MAX_QUERY_CHARS = 1000
 MAX_K = 100
+MODES = ("hybrid", "rrf", "keyword", "semantic")
+
+NO_MATCH_FLOOR = ("No passages match this question closely enough. Try other words, or fewer filters.")
+NO_MATCH = "No passages match. Try other words, or fewer filters."
 
 
 class QueryError(ValueError):
@@ -32,14 +41,25 @@ class QueryError(ValueError):
 class Tuning:
     """How the two rankings are combined. Chosen on the dev sets (docs/benchmarks.md)."""
 
+    mode: str = "hybrid"          # hybrid | rrf | keyword | semantic (see the module docstring)
+    fusion: str = "score"         # hybrid only: "score" (normalised bm25 + cosine) or "rrf" (ranks)
     pool: int = 100               # candidates taken from each retriever
     rrf_k: float = 60.0           # reciprocal rank fusion constant
     semantic_weight: float = 1.0
     keyword_weight: float = 1.0
+    # bm25 weights of the FTS columns (passage text, heading).
+    text_weight: float = 1.0
+    heading_weight: float = 0.3
     # Relevance floor on cosine similarity: a passage below it is kept only when the keyword
     # side also found it; when nothing reaches it, there are no results. None: the model's own.
     floor: float | None = None
     duplicate_overlap: float = 0.8  # word-set overlap above which two passages are the same
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"unknown search mode '{self.mode}'; choose one of: {', '.join(MODES)}")
+        if self.fusion not in ("score", "rrf"):
+            raise ValueError(f"unknown fusion '{self.fusion}'; choose score or rrf")
 
 
 def validate_query(query: str, k: int) -> str:
@@ -99,19 +119,23 @@ class Searcher:
         rows = self.index.sql(f"SELECT p.id FROM passages p JOIN documents d ON d.doc = p.doc WHERE {where}", params)
         return np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
 
-    def _keyword(self, parsed: KeywordQuery, filters: Filters, limit: int) -> list[int]:
+    def _keyword(self, parsed: KeywordQuery, filters: Filters, limit: int,
+                 tuning: Tuning | None = None) -> list[tuple[int, float]]:
+        """(passage id, bm25 score; lower is better) for the passages the query selects, best first."""
         match = parsed.match
         if match is None:
             return []
+        tuning = tuning or self.tuning
         where, params = _filter_sql(filters)
         try:
             rows = self.index.sql(
-                "SELECT f.rowid FROM passages_fts f JOIN passages p ON p.id = f.rowid JOIN documents d ON d.doc = p.doc "
-                f"WHERE passages_fts MATCH ? AND {where} ORDER BY bm25(passages_fts, 1.0, 0.3) LIMIT ?",
-                [match, *params, limit])
+                "SELECT f.rowid, bm25(passages_fts, ?, ?) AS s FROM passages_fts f "
+                "JOIN passages p ON p.id = f.rowid JOIN documents d ON d.doc = p.doc "
+                f"WHERE passages_fts MATCH ? AND {where} ORDER BY s LIMIT ?",
+                [tuning.text_weight, tuning.heading_weight, match, *params, limit])
         except sqlite3.OperationalError:
             return []  # parse_query quotes every term, so this is a safety net, not a path
-        return [row[0] for row in rows]
+        return [(row[0], row[1]) for row in rows]
 
     def _excluded_ids(self, parsed: KeywordQuery) -> set[int]:
         if not parsed.exclusion_match:
@@ -119,59 +143,134 @@ class Searcher:
         rows = self.index.sql("SELECT rowid FROM passages_fts WHERE passages_fts MATCH ?", [parsed.exclusion_match])
         return {row[0] for row in rows}
 
-    def search(self, query: str, k: int = 10, filters: Filters | None = None) -> SearchResult:
+    def search(self, query: str, k: int = 10, filters: Filters | None = None,
+               tuning: Tuning | None = None) -> SearchResult:
+        """The top `k` passages for `query` within `filters`; `tuning` overrides the searcher's own."""
         filters = filters or Filters()
         query = validate_query(query, k)
-        tuning = self.tuning
-        floor = self.embedder.floor if tuning.floor is None else tuning.floor
+        tuning = tuning or self.tuning
+        mode = tuning.mode
         parsed = parse_query(query)
         allowed = self._allowed_ids(filters)
         if parsed.required:  # quoted phrases are a requirement, for both retrievers
-            required = set(self._keyword(parsed, filters, 1_000_000))
+            required = {pid for pid, _ in self._keyword(parsed, filters, 1_000_000, tuning)}
             allowed = np.array(sorted(required), dtype=np.int64)
-
-        vector = self.embedder.encode([query])[0]
-        scores, ids = search_vectors(self.index.vectors, vector, tuning.pool, allowed)
-        semantic = {int(i): float(s) for i, s in zip(ids, scores, strict=True)}
-        keyword = self._keyword(parsed, filters, tuning.pool)
         excluded = self._excluded_ids(parsed)
 
+        semantic: dict[int, float] = {}
+        vector = None
+        if mode != "keyword":
+            vector = self.embedder.encode([query])[0]
+            pool = max(tuning.pool, k + len(excluded)) if mode == "semantic" else tuning.pool
+            scores, ids = search_vectors(self.index.vectors, vector, pool, allowed)
+            semantic = {int(i): float(s) for i, s in zip(ids, scores, strict=True) if int(i) not in excluded}
+        keyword: list[tuple[int, float]] = []
+        if mode != "semantic":
+            keyword = self._keyword(parsed, filters, tuning.pool if mode != "keyword" else k, tuning)
+        keyword_rank = {pid: rank for rank, (pid, _) in enumerate(keyword, 1)}
+
+        if mode == "keyword":
+            ranked, fused = list(keyword_rank), {pid: -s for pid, s in keyword}
+        elif mode == "semantic":
+            ranked, fused = list(semantic), semantic
+        else:
+            if mode == "hybrid" and tuning.fusion == "score":
+                assert vector is not None
+                fused = self._fuse_scores(semantic, keyword, vector, parsed, tuning)
+            else:
+                fused = self._fuse(semantic, keyword_rank, tuning)
+            ranked = sorted((pid for pid in fused if pid not in excluded), key=lambda pid: -fused[pid])
+
+        message = None
+        if mode == "hybrid":
+            assert vector is not None
+            ranked, message = self._apply_floor(ranked, semantic, keyword_rank, vector, parsed, tuning)
+        hits = self._hits(ranked, k, fused, semantic, keyword_rank, collapse=mode == "hybrid", tuning=tuning)
+        if not hits and message is None:
+            message = NO_MATCH
+        return SearchResult(query, filters, hits, message)
+
+    @staticmethod
+    def _fuse(semantic: dict[int, float], keyword_rank: dict[int, int], tuning: Tuning) -> dict[int, float]:
         fused: dict[int, float] = {}
         for rank, pid in enumerate(semantic, 1):
             fused[pid] = fused.get(pid, 0.0) + tuning.semantic_weight / (tuning.rrf_k + rank)
-        keyword_rank = {pid: rank for rank, pid in enumerate(keyword, 1)}
         for pid, rank in keyword_rank.items():
             fused[pid] = fused.get(pid, 0.0) + tuning.keyword_weight / (tuning.rrf_k + rank)
+        return fused
 
-        # Cosine for keyword-only candidates, so the floor can judge them too.
-        missing = [pid for pid in fused if pid not in semantic]
+    def _fuse_scores(self, semantic: dict[int, float], keyword: list[tuple[int, float]], vector: np.ndarray,
+                     parsed: KeywordQuery, tuning: Tuning) -> dict[int, float]:
+        """Weighted sum of bm25 and cosine, each scaled to [0, 1] over the union of both pools.
+
+        Each retriever's score is known for every candidate: the cosine of keyword-only
+        candidates comes from their stored vectors, the bm25 of semantic-only ones from FTS5
+        (0 when they contain no query word).
+        """
+        bm25 = {pid: -s for pid, s in keyword}
+        missing = [pid for pid in bm25 if pid not in semantic]
         if missing:
             stored = np.stack([self.index.vectors.reconstruct(pid) for pid in missing])
             semantic.update({pid: float(s) for pid, s in zip(missing, stored @ vector, strict=True)})
+        unscored = [pid for pid in semantic if pid not in bm25]
+        if unscored and parsed.match:
+            marks = ",".join("?" * len(unscored))
+            rows = self.index.sql(f"SELECT rowid, bm25(passages_fts, ?, ?) FROM passages_fts "
+                                  f"WHERE passages_fts MATCH ? AND rowid IN ({marks})",
+                                  [tuning.text_weight, tuning.heading_weight, parsed.match, *unscored])
+            bm25.update({row[0]: -row[1] for row in rows})
+        top_bm25 = max(bm25.values(), default=0.0) or 1.0
+        cosines = list(semantic.values())
+        low, high = min(cosines, default=0.0), max(cosines, default=1.0)
+        spread = (high - low) or 1.0
+        return {pid: tuning.keyword_weight * bm25.get(pid, 0.0) / top_bm25
+                + tuning.semantic_weight * (cosine - low) / spread for pid, cosine in semantic.items()}
 
-        best = max(semantic.values(), default=0.0)
-        if best < floor and not parsed.required:
-            return SearchResult(query, filters, [], "No passages match this question closely enough. "
-                                                    "Try other words, or fewer filters.")
-        ranked = sorted((pid for pid in fused if pid not in excluded), key=lambda pid: -fused[pid])
-        ranked = [pid for pid in ranked if semantic[pid] >= floor or pid in keyword_rank]
-        details = self.index.passages_by_id(ranked[: max(4 * k, 40)])
+    def _apply_floor(self, ranked: list[int], semantic: dict[int, float], keyword_rank: dict[int, int],
+                     vector: np.ndarray, parsed: KeywordQuery, tuning: Tuning) -> tuple[list[int], str | None]:
+        floor = self.embedder.floor if tuning.floor is None else tuning.floor
+        # Cosine for keyword-only candidates, so the floor can judge them too.
+        missing = [pid for pid in ranked if pid not in semantic]
+        if missing:
+            stored = np.stack([self.index.vectors.reconstruct(pid) for pid in missing])
+            semantic.update({pid: float(s) for pid, s in zip(missing, stored @ vector, strict=True)})
+        best = max((semantic[pid] for pid in ranked), default=0.0)
+        if best < floor and not parsed.required and not self._all_words_found(parsed, list(keyword_rank)):
+            return [], NO_MATCH_FLOOR
+        return [pid for pid in ranked if semantic[pid] >= floor or pid in keyword_rank], None
+
+    def _all_words_found(self, parsed: KeywordQuery, ids: list[int]) -> bool:
+        """Whether one of `ids` holds every word of the query: an exact name or figure that
+        the model does not know is still an answer, however low its cosine."""
+        if not ids or not parsed.optional:
+            return False
+        match = " AND ".join(f'"{word}"' for word in parsed.optional)
+        marks = ",".join("?" * len(ids))
+        rows = self.index.sql(f"SELECT 1 FROM passages_fts WHERE passages_fts MATCH ? AND rowid IN ({marks}) LIMIT 1",
+                              [match, *ids])
+        return bool(rows)
+
+    def _hits(self, ranked: list[int], k: int, fused: dict[int, float], semantic: dict[int, float],
+              keyword_rank: dict[int, int], collapse: bool, tuning: Tuning) -> list[Hit]:
+        details = self.index.passages_by_id(ranked[: max(4 * k, 40)] if collapse else ranked[:k])
         hits: list[Hit] = []
         seen: list[frozenset[str]] = []
         for pid in ranked:
             if pid not in details:
                 continue
             passage, info, _ = details[pid]
-            words = _word_set(passage.text)
-            if any(len(words & other) >= tuning.duplicate_overlap * min(len(words), len(other)) for other in seen):
-                continue  # a near-duplicate of a better-ranked passage
-            seen.append(words)
+            if collapse:
+                words = _word_set(passage.text)
+                if any(len(words & other) >= tuning.duplicate_overlap * min(len(words), len(other))
+                       for other in seen):
+                    continue  # a near-duplicate of a better-ranked passage
+                seen.append(words)
+            cosine = semantic.get(pid)
             hits.append(Hit(passage, info, round(fused[pid], 6), len(hits) + 1,
-                            round(semantic[pid], 4), keyword_rank.get(pid)))
+                            None if cosine is None else round(cosine, 4), keyword_rank.get(pid)))
             if len(hits) == k:
                 break
-        message = None if hits else "No passages match. Try other words, or fewer filters."
-        return SearchResult(query, filters, hits, message)
+        return hits
 
 
 def open_searcher(index_dir, model: str, threads: int | None = None, tuning: Tuning | None = None) -> Searcher:
