@@ -134,7 +134,7 @@ def index(settings: Settings, paths: tuple[Path, ...], rebuild: bool, device: st
 @click.pass_obj
 def search(settings: Settings, query: str, k: int, as_json: bool, **filter_args: Any) -> None:
     """Search the index for QUERY."""
-    from .render import result_to_dict
+    from .render import result_to_dict, source_link
 
     searcher = open_searcher(settings.index_dir, settings.model)
     result = searcher.search(query, k, make_filters(**filter_args))
@@ -149,7 +149,7 @@ def search(settings: Settings, query: str, k: int, as_json: bool, **filter_args:
         click.echo(f"{hit.rank}. [{hit.score:.4f}] {where}")
         click.echo("   " + " ".join(hit.passage.text.split())[:400])
         if doc.source_url:
-            click.echo(f"   source: {doc.source_url}")
+            click.echo(f"   source: {source_link(hit)}")  # at the passage's page for PDFs
 
 
 @cli.command(name="eval")

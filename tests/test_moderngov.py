@@ -169,8 +169,9 @@ def test_import_end_to_end(tmp_path: Path) -> None:
         assert not site.requests_to("s128748") and not site.requests_to("s128790")  # restricted papers not fetched
         assert not site.requests_to("GetMeeting?lMeetingId=7002")  # cancelled meeting
 
-        # restricted items are nowhere: not in the folder, not in the index
-        for file in out.rglob("*"):
+        # restricted items are nowhere: not in the folder, not in the index, not in the raw response cache
+        assert list((index_dir / "http-cache").rglob("*.body"))
+        for file in [*out.rglob("*"), *index_dir.rglob("*")]:
             if file.is_file():
                 assert b"Zanzibarcontract" not in file.read_bytes() and b"Quokkaprivate" not in file.read_bytes()
         searcher = open_searcher(index_dir, "hashing")

@@ -6,7 +6,8 @@
   honouring Retry-After; other 4xx fail at once.
 - Conditional requests: the ETag and Last-Modified of every cached response are sent back
   (If-None-Match, If-Modified-Since), and a 304 answers from the cache.
-- Every response body is kept under `cache_dir` (one file per URL, plus its headers), so
+- Every response body is kept under `cache_dir` (one file per URL, plus its headers),
+  less what the caller redacts (restricted agenda items are never written anywhere), so
   an import can be re-run with `offline=True` and needs no network at all; documents
   (`documents/...`, `mgConvert2PDF.aspx`) do not change once published and are never
   fetched twice.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -110,8 +112,12 @@ class Client:
             time.sleep(pause)
         self._last_request = time.monotonic()
 
-    def get(self, url: str) -> Response:
-        """The body of `url`, from the cache where it is fresh; raises FetchError."""
+    def get(self, url: str, redact: Callable[[bytes], bytes] | None = None) -> Response:
+        """The body of `url`, from the cache where it is fresh; raises FetchError.
+
+        `redact` takes out what must never be stored (restricted items) before the body is
+        cached and returned; if it fails (a body it cannot read), nothing is cached.
+        """
         cached = self.cached(url)
         if cached is not None and (self.offline or is_immutable(url)):
             self.stats.from_cache += 1
@@ -141,8 +147,13 @@ class Client:
                     self.stats.not_modified += 1
                     return Response(url, cached[0], cached[1].get("content_type", ""), True)
                 if response.status_code == 200:
-                    self._store(url, response.content, response.headers)
-                    return Response(url, response.content, response.headers.get("content-type", ""), False)
+                    body = response.content
+                    try:
+                        body = redact(body) if redact else body
+                    except ValueError:  # unreadable, so unredactable: use it once, keep nothing
+                        return Response(url, body, response.headers.get("content-type", ""), False)
+                    self._store(url, body, response.headers)
+                    return Response(url, body, response.headers.get("content-type", ""), False)
                 reason = f"HTTP {response.status_code}"
                 if response.status_code not in RETRY_STATUS:
                     break

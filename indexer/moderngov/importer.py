@@ -39,6 +39,8 @@ from .pages import (
     parse_meeting,
     parse_meeting_page,
     parse_meetings,
+    redact_meeting_page,
+    redact_meeting_xml,
 )
 
 
@@ -166,12 +168,12 @@ class Importer:
         """The meeting's items from the web service, or else from its HTML page."""
         url = f"{self.base_url}/mgWebService.asmx/GetMeeting?lMeetingId={stub.meeting_id}"
         try:
-            return parse_meeting(self.client.get(url).body, self.base_url, stub)
+            return parse_meeting(self.client.get(url, redact=redact_meeting_xml).body, self.base_url, stub)
         except (FetchError, ModernGovFormatError) as exc:
             service_error = getattr(exc, "reason", None) or str(exc)
         page = meeting_url(self.base_url, stub.committee_id, stub.meeting_id)
         try:
-            parsed = parse_meeting_page(self.client.get(page).text, page)
+            parsed = parse_meeting_page(self.client.get(page, redact=redact_meeting_page).text, page)
         except FetchError as exc:
             self._problem(url, f"{service_error}; meeting page also failed ({exc.reason}); meeting skipped")
             return None
@@ -194,6 +196,7 @@ class Importer:
         keep: set[Path] = set()
         doc_entries: list[dict[str, object]] = []
         self._document_failed = False
+        self.report.restricted += meeting.redacted
         for position, item in enumerate(meeting.items, 1):
             if item.restricted:
                 self.report.restricted += 1

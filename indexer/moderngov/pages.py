@@ -107,6 +107,7 @@ class Meeting:
     status: str | None = None
     items: list[AgendaItem] = field(default_factory=list)
     documents: list[LinkedDoc] = field(default_factory=list)  # the meeting's own (agenda pack, minutes)
+    redacted: int = 0  # restricted items and papers taken out before the response was cached
 
 
 # ---------------------------------------------------------------- web service (XML)
@@ -213,6 +214,7 @@ def parse_meeting(xml: str | bytes, base_url: str, stub: Meeting) -> Meeting:
         status=_child_text(root, "meetingstatus") or stub.status,
     )
     meeting.url = meeting_url(base_url, meeting.committee_id, meeting.meeting_id)
+    meeting.redacted = int(root.get(REDACTED_MARK, "0") or 0)
     for node in _children(root, "agendaitem"):
         item_id = _child_text(node, "agendaitemid") or None
         number = (_child_text(node, "fulldisplaynumberformat") or _child_text(node, "agendaitemnumber")).rstrip(".")
@@ -233,6 +235,30 @@ def parse_meeting(xml: str | bytes, base_url: str, stub: Meeting) -> Meeting:
             documents=docs, item_url=item_url(base_url, item_id) if item_id else None,
         ))
     return meeting
+
+
+REDACTED_MARK = "minutes-redacted"  # how many restricted items/papers were taken out (attribute, comment)
+_REDACTED_COMMENT = re.compile(r"<!-- minutes-redacted: (\d+) -->")
+
+
+def redact_meeting_xml(xml: bytes) -> bytes:
+    """A GetMeeting response without its restricted items and papers, for the raw cache.
+
+    Raises ModernGovFormatError when the XML does not parse: then nothing is cached.
+    """
+    from lxml import etree
+
+    root = _xml_root(xml, "GetMeeting")
+    removed = int(root.get(REDACTED_MARK, "0") or 0)
+    for kind in ("agendaitem", "linkeddoc"):  # items first: a restricted item's papers go with it
+        for node in list(root.iter()):
+            if _local(node.tag) == kind and _is_true(_child_text(node, "isrestricted")):
+                parent = node.getparent()
+                if parent is not None:
+                    parent.remove(node)
+                    removed += 1
+    root.set(REDACTED_MARK, str(removed))
+    return bytes(etree.tostring(root, xml_declaration=True, encoding="utf-8"))
 
 
 # ---------------------------------------------------------------- HTML pages
@@ -314,6 +340,8 @@ def parse_meeting_page(markup: str, page_url: str | None = None) -> Meeting:
     ids = re.search(r"CId=(\d+)&(?:amp;)?MId=(\d+)", page_url or "", re.IGNORECASE)
     meeting = Meeting(meeting_id=ids.group(2) if ids else None, committee_id=ids.group(1) if ids else None,
                       committee=committee, date=day, url=page_url)
+    if redacted := _REDACTED_COMMENT.search(markup[:200]):
+        meeting.redacted = int(redacted.group(1))
     table = soup.select_one("table#mgItemTable, table.mgItemTable") or soup
     for row in table.find_all("tr"):
         number_cell = row.find("td", class_="mgItemNumberCell")
@@ -334,8 +362,7 @@ def parse_meeting_page(markup: str, page_url: str | None = None) -> Meeting:
         if item_id is None and (anchor := row.find("a", attrs={"name": re.compile(r"^AI\d+$")})):
             item_id = anchor["name"][2:]
         description, minutes, decision, docs = _sections(content, page_url)
-        restricted = _restricted_marked(row) or (
-            bool(_SCHEDULE_12A.search(content.get_text(" "))) and not title.lower().startswith("exclusion"))
+        restricted = _is_restricted_row(row, content, title)
         base = page_url.split("ieListDocuments")[0] if page_url else None
         meeting.items.append(AgendaItem(
             title=title, item_id=item_id, number=number_cell.get_text(" ", strip=True).rstrip(".") or None,
@@ -343,6 +370,34 @@ def parse_meeting_page(markup: str, page_url: str | None = None) -> Meeting:
             documents=docs, item_url=item_url(base, item_id) if base and item_id else None,
         ))
     return meeting
+
+
+def _is_restricted_row(row, content, title: str) -> bool:  # type: ignore[no-untyped-def]
+    return _restricted_marked(row) or (
+        bool(_SCHEDULE_12A.search(content.get_text(" "))) and not title.lower().startswith("exclusion"))
+
+
+def redact_meeting_page(markup: bytes) -> bytes:
+    """A meeting page without the rows of its restricted items, for the raw cache."""
+    from bs4 import BeautifulSoup
+
+    text = markup.decode("utf-8", errors="replace")
+    if not is_meeting_page(text):
+        return markup
+    earlier = _REDACTED_COMMENT.search(text[:200])
+    removed = int(earlier.group(1)) if earlier else 0
+    soup = BeautifulSoup(_REDACTED_COMMENT.sub("", text, count=1), "lxml")
+    for row in soup.find_all("tr"):
+        number_cell = row.find("td", class_="mgItemNumberCell")
+        cells = [td for td in row.find_all("td", recursive=False) if td is not number_cell]
+        if number_cell is None or not cells:
+            continue
+        title_tag = cells[0].find(class_="mgAiTitleTxt")
+        title = " ".join((title_tag or cells[0]).get_text(" ").split())
+        if _is_restricted_row(row, cells[0], title):
+            row.decompose()
+            removed += 1
+    return f"<!-- {REDACTED_MARK}: {removed} -->\n{soup}".encode()
 
 
 @dataclass
