@@ -48,7 +48,7 @@ class Problem:
 @dataclass
 class IngestStats:
     files: int = 0          # files read (duplicates included)
-    extracted: int = 0      # files whose text was extracted this run
+    extracted: int = 0      # PDF, Word, HTML files whose text was extracted this run (text files: always read)
     from_cache: int = 0     # files whose text came from the extraction cache
 
 
@@ -257,7 +257,7 @@ def load_documents(paths: Iterable[Path], options: IngestOptions | None = None) 
                         cache.put(digest, version, False, reason)
                     yield Problem(str(path), reason)
                     continue
-                options.stats.extracted += 1
+                options.stats.extracted += version is not None
                 if cache is not None and version:
                     payload = _to_payload(documents, default_id)
                     if payload is not None:
