@@ -31,7 +31,7 @@ CONFIG = {"checks": {
     "positive_data_acceptance": {"enabled": False},
 }}
 # Per operation and mode: enough to reach every error path; the whole file stays under 20 s.
-FAST_EXAMPLES = 8
+FAST_EXAMPLES = 5
 
 
 def app_schema(index_dir: Path, embedder: HashingEmbedder, **settings: object) -> BaseSchema:
