@@ -234,6 +234,7 @@ PARAMS: list[dict[str, str]] = [
     {"q": "budget", "k": "100000"}, {"q": "budget", "k": "-1"}, {"q": "budget", "k": "0"},
     {"q": "budget", "k": "1e309"}, {"q": "budget", "k": "NaN"}, {"q": "budget", "k": "9" * 400},
     {"q": "budget", "page": "99999999"}, {"q": "budget", "page": "1000"}, {"q": "budget", "page": "-5"},
+    {"q": "budget", "page": "1000", "k": "100"}, {"q": "the", "page": "1001", "k": "100"},
     {"q": "budget", "page": "0"}, {"q": "budget", "per_page": "100000"},
     {"q": "a" * 1001}, {"q": "a" * 7000}, {"q": ""}, {"q": " "},
     {"q": "budget", "date_from": "2019-02-30"}, {"q": "budget", "date_from": "2019-13"},
