@@ -160,7 +160,8 @@ def _clear_build_errors(func: Callable[P, BuildReport]) -> Callable[P, BuildRepo
         except (OSError, sqlite3.Error) as exc:
             index_dir = kwargs.get("index_dir", args[1] if len(args) > 1 else "the index folder")
             reason = getattr(exc, "strerror", None) or str(exc)
-            where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+            filename = getattr(exc, "filename", None)
+            where = f" ({filename})" if filename else ""
             raise BuildError(f"the build in {index_dir} failed: {reason}{where}; is the disk full or the folder "
                              "read-only? Nothing was swapped in: the previous index is still serving") from None
     return wrapper
