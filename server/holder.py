@@ -25,6 +25,7 @@ class SearcherHolder:
         self._embedder = embedder
         self._searcher: Searcher | None = None
         self._build: Path | None = None
+        self._refused: Path | None = None  # a build that could not be opened: not retried per request
         self._lock = threading.Lock()
 
     @property
@@ -37,7 +38,7 @@ class SearcherHolder:
         """The Searcher for the build `current` points at now (opened on first use)."""
         build = current_build(self.index_dir)
         searcher = self._searcher
-        if searcher is not None and build == self._build:
+        if searcher is not None and build in (self._build, self._refused):
             return searcher
         with self._lock:
             if self._searcher is None or build != self._build:
@@ -54,6 +55,7 @@ class SearcherHolder:
                     if self._searcher is None:
                         raise
                     log.exception("new index at %s cannot be opened; still serving %s", build, self._build)
+                    self._refused = build  # builds are never modified: retry when `current` moves again
                     return self._searcher
                 log.info("serving index %s", build)
                 self._build = build

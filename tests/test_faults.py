@@ -320,3 +320,25 @@ def test_old_build_removed_under_a_running_server_keeps_serving(
             build_index([CORPUS], fresh_index_dir, embedder)
             response = client.get("/api/search?q=budget")
             assert response.status_code == 200 and response.headers["x-minutes-index"] != old
+
+
+def test_a_damaged_new_build_does_not_replace_the_one_serving(
+        fresh_index_dir: Path, embedder: HashingEmbedder, caplog: pytest.LogCaptureFixture) -> None:
+    """A build damaged after its swap (disk error, a person) is refused; the server keeps the old one."""
+    from server.app import create_app
+
+    with TestClient(create_app(Settings(index_dir=fresh_index_dir, model="hashing"), embedder=embedder)) as client:
+        serving = client.get("/api/search?q=budget").headers["x-minutes-index"]
+        report = build_index([CORPUS], fresh_index_dir, embedder)
+        assert report.build_dir is not None and report.build_dir.name != serving
+        (report.build_dir / "vectors.faiss").write_bytes(b"damaged after the swap")
+        with caplog.at_level("ERROR", logger="minutes"):
+            for _ in range(5):
+                response = client.get("/api/search?q=budget")
+                assert response.status_code == 200 and response.headers["x-minutes-index"] == serving
+        refusals = [r for r in caplog.records if "cannot be opened; still serving" in r.getMessage()]
+        assert len(refusals) == 1 and str(report.build_dir) in refusals[0].getMessage()  # logged once, not retried
+        # The next good build is taken up as usual.
+        assert build_index([CORPUS], fresh_index_dir, embedder).build_dir is not None
+        assert client.get("/api/search?q=budget").headers["x-minutes-index"] not in (serving, report.build_dir.name)
+        assert client.get("/healthz").status_code == 200
