@@ -304,3 +304,17 @@ def test_huge_corpus_free_text_is_bounded(hostile_client: TestClient, tmp_path: 
     response = hostile_client.get("/api/search", params={"q": "budget", "k": 101})
     check_answer(response)
     assert response.status_code == 422 and response.json()["error"] == "k must be between 1 and 100"
+
+
+def test_answer_panel_quotes_hostile_text_as_text(hostile_client: TestClient) -> None:
+    """The answer panel really quotes the hostile passage here, so the check is not vacuous."""
+    query = "budget savings proposals for children's services"
+    page = hostile_client.get("/", params={"q": query})
+    check_answer(page)
+    panel = BeautifulSoup(page.text, "html.parser").find("section", class_="answer")
+    assert panel is not None and panel.find("q") is not None, "no answer panel"
+    assert 'alert("pwned")' in panel.get_text()  # shown as text...
+    assert "&lt;script&gt;" in str(panel) and not panel.find_all(["script", "img", "svg"])  # ...never as markup
+    answer = hostile_client.get("/api/answer", params={"q": query})
+    check_answer(answer)
+    assert answer.headers["content-type"] == "application/json" and answer.json()["answered"]
