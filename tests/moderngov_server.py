@@ -35,6 +35,11 @@ DOCUMENTS = {
     "s128700": [["Minutes of the meeting held on 9 January 2025", "RESOLVED that the budget be noted."]],
     "s130001": [["KMWLP - County Council Report", "The plan safeguards sharp sand and gravel deposits."],
                 ["Appendix: the Inspector found the plan sound subject to main modifications."]],
+    "g7101": [["KENT COUNTY COUNCIL", "MINUTES of a meeting of the County Council held on 13 March 2025.",
+               *[f"{n}. The Council considered the report on item {n} and agreed the recommendations set out in "
+                 "it, after a debate on the budget, the capital programme and the treasury strategy." for n in
+                 range(1, 6)]],
+              ["Members thanked the Wombatclerk for the printed minutes."]],
     "s128748": [["Exempt pricing schedule Zanzibarcontract unit rates"]],
     "s128790": [["Zanzibarcontract tender evaluation scores"]],
 }

@@ -17,6 +17,7 @@ so an unchanged re-import changes nothing and re-embeds nothing.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import time
@@ -32,6 +33,7 @@ from ..ingest import Problem
 from .client import Client, FetchError
 from .pages import (
     AgendaItem,
+    LinkedDoc,
     Meeting,
     ModernGovFormatError,
     meeting_url,
@@ -209,6 +211,10 @@ class Importer:
                 if self.download_documents and (entry := self.fetch_document(meeting, item, doc, folder)):
                     keep.add(folder / "documents" / str(entry["filename"]))
                     doc_entries.append(entry)
+        for doc in meeting.documents:  # the meeting's own papers (meeting page only): printed minutes...
+            if self.download_documents and (entry := self.fetch_document(meeting, None, doc, folder)):
+                keep.add(folder / "documents" / str(entry["filename"]))
+                doc_entries.append(entry)
         metadata = folder / "documents" / "metadata.json"
         if doc_entries:
             keep.add(metadata)
@@ -246,22 +252,28 @@ class Importer:
         self.report.procedural += item.procedural
         return path
 
-    def fetch_document(self, meeting: Meeting, item: AgendaItem, doc, folder: Path) -> dict[str, object] | None:  # type: ignore[no-untyped-def]
+    def fetch_document(self, meeting: Meeting, item: AgendaItem | None, doc: LinkedDoc,
+                       folder: Path) -> dict[str, object] | None:
         try:
             response = self.client.get(doc.url)
         except FetchError as exc:
             self._document_failed = True
-            self._problem(doc.url, f"{exc.reason}; document '{doc.title}' of item {item.label()} not imported")
+            owner = f"item {item.label()}" if item else f"meeting {meeting.meeting_id}"
+            self._problem(doc.url, f"{exc.reason}; document '{doc.title}' of {owner} not imported")
             return None
         stem = unquote(urlparse(doc.url).path.rsplit("/", 1)[-1])
         stem = stem.rsplit(".", 1)[0] if "." in stem and not stem.lower().endswith(".aspx") else doc.title
-        name = f"{doc.attachment_id or slug(doc.url, 12)}-{slug(stem or doc.title, 50)}" + \
+        folder_key = re.search(r"documents/([gs]\d+)/", doc.url, re.IGNORECASE)
+        key = doc.attachment_id or (folder_key.group(1).lower() if folder_key else
+                                    hashlib.sha256(doc.url.encode()).hexdigest()[:10])
+        name = f"{key}-{slug(stem or doc.title, 50)}" + \
             _document_suffix(doc.url, response.content_type)
         _write_if_changed(folder / "documents" / name, response.body, self.report)
         self.report.documents += 1
         return {"filename": name, "url": doc.url, "title": doc.title, "committee": meeting.committee,
                 "meeting_date": meeting.date, "document_category": categorise(doc.title),
-                "item": item.label(), "item_url": item.item_url, "meeting_url": meeting.url}
+                "item": item.label() if item else None, "item_url": item.item_url if item else None,
+                "meeting_url": meeting.url}
 
     # -- the whole run ------------------------------------------------------------
 

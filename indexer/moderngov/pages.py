@@ -265,7 +265,7 @@ def redact_meeting_xml(xml: bytes) -> bytes:
 
 _HEADING = re.compile(r"^(?P<committee>.+?)\s+-\s+(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday),?\s+"
                       r"(?P<day>\d{1,2})(?:st|nd|rd|th)?\s+(?P<month>[A-Za-z]+),?\s+(?P<year>\d{4})")
-_FILE_SIZE = re.compile(r"\s*(?:PDF|DOC|DOCX|XLSX?|HTML?)\s+[\d.,]+\s*[KMG]B\s*$", re.IGNORECASE)
+_FILE_SIZE = re.compile(r"\s*\(?(?:PDF|DOC|DOCX|XLSX?|HTML?),?\s+[\d.,]+\s*[KMG]B\)?\s*$", re.IGNORECASE)
 _DOC_LINK = re.compile(r"(?:^|/)(?:documents/|mgConvert2PDF\.aspx|ieDecisionDetails)", re.IGNORECASE)
 _ITEM_ID = (re.compile(r"mgAi\.aspx\?ID=(\d+)", re.IGNORECASE), re.compile(r"AIId=(\d+)", re.IGNORECASE))
 
@@ -342,6 +342,14 @@ def parse_meeting_page(markup: str, page_url: str | None = None) -> Meeting:
                       committee=committee, date=day, url=page_url)
     if redacted := _REDACTED_COMMENT.search(markup[:200]):
         meeting.redacted = int(redacted.group(1))
+    # The meeting's own papers (agenda frontsheet, printed minutes, decisions): `documents/g<meeting>/`
+    for link in soup.find_all("a", href=True):
+        href = str(link["href"])
+        if re.search(r"(?:^|/)documents/g\d+/", href, re.IGNORECASE):
+            url = urljoin(page_url, href) if page_url else href
+            title = _FILE_SIZE.sub("", " ".join(link.get_text(" ").split())) or href
+            if all(d.url != url for d in meeting.documents):
+                meeting.documents.append(LinkedDoc(title=title, url=url))
     table = soup.select_one("table#mgItemTable, table.mgItemTable") or soup
     for row in table.find_all("tr"):
         number_cell = row.find("td", class_="mgItemNumberCell")
