@@ -290,7 +290,10 @@ def test_searches_during_rebuilds_get_whole_answers_from_one_build(
         workers = [threading.Thread(target=search, args=(client, i)) for i in range(4)]
         for thread in [builder, *workers]:
             thread.start()
-        time.sleep(2.5)
+        # Until enough swaps and searches happened (about 2 s here; longer on a busy machine).
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (swaps >= 4 and len(responses) >= 100 and not problems):
+            time.sleep(0.1)
         stop.set()
         for thread in [builder, *workers]:
             thread.join(timeout=60)
