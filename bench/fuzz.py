@@ -33,6 +33,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", type=int, default=5000, help="generated requests to send at least")
     parser.add_argument("--model", default="hashing", choices=["hashing", "minilm"])
+    parser.add_argument("--pages", type=int, default=1000,
+                        help="generated requests to the HTML pages too (not in the OpenAPI schema)")
     parser.add_argument("--json", type=Path, help="write the summary here too")
     args = parser.parse_args()
 
@@ -41,7 +43,7 @@ def main() -> int:
     from indexer.build import build_index
     from indexer.embed import load_embedder
     from tests.test_fuzz import app_schema, fuzz_operation, operations
-    from tests.test_hostile import HOSTILE_DOC
+    from tests.test_hostile import HOSTILE_DOC, PLAIN_DOC, fuzz_pages
 
     embedder = load_embedder(args.model, threads=1)
     corpus = SCRATCH / "fuzz-corpus"
@@ -49,6 +51,9 @@ def main() -> int:
     shutil.rmtree(corpus, ignore_errors=True)
     shutil.copytree(ROOT / "corpus", corpus)
     (corpus / "hostile.md").write_text(HOSTILE_DOC)
+    (corpus / "plain.md").write_text(PLAIN_DOC)
+    (corpus / "sub").mkdir()
+    (corpus / "sub" / "nested.md").write_text("Budget savings in a nested folder, with no front matter.\n")
     build_index([corpus], index_dir, embedder)
 
     schema = app_schema(index_dir, embedder)
@@ -69,6 +74,16 @@ def main() -> int:
                 fuzz_operation(op, mode, per_run, counter, derandomize=False)
         total = sum(sum(c.values()) for c in statuses.values())
         print(f"round {rounds}: {total} cases so far", flush=True)
+    page_cases = 0
+    if args.pages:
+        from fastapi.testclient import TestClient
+
+        from indexer.settings import Settings
+        from server.app import create_app
+
+        with TestClient(create_app(Settings(index_dir=index_dir, model=args.model), embedder=embedder)) as client:
+            page_cases = fuzz_pages(client, args.pages, derandomize=False)
+        print(f"pages: {page_cases} cases", flush=True)
     seconds = time.perf_counter() - started
 
     by_status: Counter[int] = Counter()
@@ -76,13 +91,14 @@ def main() -> int:
         by_status.update(counter)
     summary = {
         "machine": machine(), "command": " ".join(["bench/fuzz.py", *sys.argv[1:]]), "model": args.model,
-        "cases": total, "seconds": round(seconds, 1), "server_errors": sum(n for s, n in by_status.items() if s >= 500),
+        "cases": total, "page_cases": page_cases, "seconds": round(seconds, 1),
+        "server_errors": sum(n for s, n in by_status.items() if s >= 500),
         "failures": 0, "statuses": {str(k): v for k, v in sorted(by_status.items())},
         "operations": {name: sum(c.values()) for name, c in statuses.items()},
     }
     print(json.dumps(summary, indent=2))
-    print(f"\n| {summary['machine']} | `{summary['command']}` | {total} cases, {len(ops)} operations | "
-          f"0 failures, {summary['server_errors']} 5xx | {seconds:.0f} s |")
+    print(f"\n| {summary['machine']} | `{summary['command']}` | {total} API cases, {len(ops)} operations; "
+          f"{page_cases} page cases | 0 failures, {summary['server_errors']} 5xx | {seconds:.0f} s |")
     if args.json:
         args.json.write_text(json.dumps(summary, indent=2))
     return 0
