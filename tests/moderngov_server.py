@@ -40,6 +40,8 @@ DOCUMENTS = {
                  "it, after a debate on the budget, the capital programme and the treasury strategy." for n in
                  range(1, 6)]],
               ["Members thanked the Wombatclerk for the printed minutes."]],
+    "g7001": [["KENT COUNTY COUNCIL", "CABINET", "MINUTES of a meeting of the Cabinet held on 30 January 2025.",
+               "The Cabinet noted the Kookaburraledger of savings."]],
     "s128748": [["Exempt pricing schedule Zanzibarcontract unit rates"]],
     "s128790": [["Zanzibarcontract tender evaluation scores"]],
 }

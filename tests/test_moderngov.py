@@ -161,7 +161,7 @@ def test_import_end_to_end(tmp_path: Path) -> None:
     with serve() as site:
         code, stdout, stderr = _import(site.url, index_dir, out)
         assert code == 0, stderr
-        assert re.search(r"imported 2 meetings \(1 from their HTML page\), 7 items \(5 procedural\), 4 papers; "
+        assert re.search(r"imported 2 meetings \(1 from their HTML page\), 7 items \(5 procedural\), 6 papers; "
                          r"3 restricted", stdout), stdout
         # the 500 fell back to the meeting page; the time-out and the malformed XML + 404 are reported
         assert "GetMeeting?lMeetingId=7102: timed out after 0.3s after 2 attempts; meeting page also failed" in stderr
@@ -194,6 +194,10 @@ def test_import_end_to_end(tmp_path: Path) -> None:
         paged = [hit_to_dict(h) for h in hits if h.passage.page == 2]
         assert paged and paged[0]["source_url"].endswith("Short%20Breaks%20Recommissioning%20-%20Report.pdf#page=2")
         assert paged[0]["item"] == "5. Short Breaks for Disabled Children & Young People"
+
+        # a meeting read through the web service also gets its own papers from the meeting page
+        hits = searcher.search("Kookaburraledger savings", 5, Filters(committee="Cabinet")).hits
+        assert any("Kookaburraledger" in h.passage.text and h.document.date == "2025-01-30" for h in hits)
 
         # the meeting's own printed minutes, from the meeting page
         hits = searcher.search("Wombatclerk printed minutes", 5, Filters(committee="County Council")).hits

@@ -169,11 +169,22 @@ class Importer:
     def meeting(self, stub: Meeting) -> Meeting | None:
         """The meeting's items from the web service, or else from its HTML page."""
         url = f"{self.base_url}/mgWebService.asmx/GetMeeting?lMeetingId={stub.meeting_id}"
+        page = meeting_url(self.base_url, stub.committee_id, stub.meeting_id)
         try:
-            return parse_meeting(self.client.get(url, redact=redact_meeting_xml).body, self.base_url, stub)
+            meeting = parse_meeting(self.client.get(url, redact=redact_meeting_xml).body, self.base_url, stub)
         except (FetchError, ModernGovFormatError) as exc:
             service_error = getattr(exc, "reason", None) or str(exc)
-        page = meeting_url(self.base_url, stub.committee_id, stub.meeting_id)
+        else:
+            if self.download_documents:
+                # The web service lists each item's papers but not the meeting's own (printed
+                # minutes, agenda frontsheet): those are only on the meeting page.
+                try:
+                    meeting.documents = parse_meeting_page(
+                        self.client.get(page, redact=redact_meeting_page).text, page).documents
+                except FetchError as exc:
+                    self.report.problems.append(Problem(page, f"{exc.reason}; the meeting's own papers (printed "
+                                                              "minutes) not imported", kind="gap"))
+            return meeting
         try:
             parsed = parse_meeting_page(self.client.get(page, redact=redact_meeting_page).text, page)
         except FetchError as exc:
