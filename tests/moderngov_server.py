@@ -95,6 +95,8 @@ def _route(path: str, query: dict[str, list[str]], host: str) -> tuple[int, byte
         return 404, b"<h1>Not found</h1>", "text/html"
     if path.startswith("/documents/"):
         key = path.split("/")[2]
+        if "frontsheet" in path.lower():
+            return 200, make_pdf([["Agenda frontsheet", f"Meeting {key[1:]}: items for decision."]]), "application/pdf"
         if key in DOCUMENTS:
             return 200, make_pdf(DOCUMENTS[key]), "application/pdf"  # type: ignore[arg-type]
     return None
