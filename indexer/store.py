@@ -144,6 +144,10 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+INFO_COLUMNS = ", ".join(f"d.{column}" for column in ("document_id", "title", "council", "committee", "item",
+                                                       "date_text", "source_url", "see_also", "attribution"))
+
+
 def row_to_info(row: sqlite3.Row) -> DocumentInfo:
     return DocumentInfo(
         document_id=row["document_id"], title=row["title"], council=row["council"],
@@ -222,8 +226,11 @@ class Index:
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
+        # The document columns by name: `d.*` would read each document's whole text too
+        # (100 ms a search at 100k passages of long documents, against 0.3 ms; docs/benchmarks.md).
         rows = self.sql(f"SELECT p.id, p.ordinal, p.char_start, p.char_end, p.kind, p.heading, p.page, p.text, "
-                        f"d.* FROM passages p JOIN documents d ON d.doc = p.doc WHERE p.id IN ({marks})", ids)
+                        f"{INFO_COLUMNS}, d.procedural FROM passages p JOIN documents d ON d.doc = p.doc "
+                        f"WHERE p.id IN ({marks})", ids)
         return {row["id"]: (row_to_passage(row), row_to_info(row), bool(row["procedural"])) for row in rows}
 
     def document(self, document_id: str) -> sqlite3.Row | None:
