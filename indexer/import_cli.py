@@ -91,6 +91,8 @@ def moderngov(settings: Settings, base_url: str, committees: tuple[str, ...], da
                f"items or papers not stored; {report.written} files written, {report.removed} removed → {out_dir} "
                f"in {report.seconds:.1f}s [{stats.requests} requests, {stats.not_modified} not modified, "
                f"{stats.from_cache} from cache, {stats.retries} retries]")
+    if not council and not (out_dir / "minutes.yaml").exists():
+        click.echo("gap: the site's council is not known, so its documents have none; pass --council NAME", err=True)
     if report.meetings == 0 and report.problems:
         click.echo("Error: nothing could be imported", err=True)
         sys.exit(1)
