@@ -221,10 +221,16 @@ class RateLimit:
 
 
 def install_security(app: FastAPI, settings: Settings, render_error: RenderError | None = None) -> None:
-    """Add the middlewares; the last added runs first, so headers wrap every other answer."""
+    """Add the middlewares. The limits run inside Starlette's error middleware; the headers
+    wrap the whole stack, so even a 500 from an unexpected exception carries them."""
     if settings.rate_limit > 0:
         app.add_middleware(RateLimit, per_minute=settings.rate_limit,  # type: ignore[arg-type]
                            render_error=render_error)
     app.add_middleware(RequestLimits, max_url_bytes=settings.max_url_bytes,  # type: ignore[arg-type]
                        max_body_bytes=settings.max_body_bytes, render_error=render_error)
-    app.add_middleware(SecurityHeaders)  # type: ignore[arg-type]
+    build_stack = app.build_middleware_stack
+
+    def build_with_headers() -> ASGIApp:
+        return SecurityHeaders(build_stack())  # type: ignore[arg-type]
+
+    app.build_middleware_stack = build_with_headers  # type: ignore[method-assign]

@@ -159,3 +159,25 @@ def test_rendered_pages_need_nothing_the_policy_forbids(client: TestClient, path
     for script in soup.find_all("script"):
         assert script.get("src", "").startswith("/static/") and not (script.string or "").strip()
     assert not [tag.name for tag in soup.find_all(True) if any(a.lower().startswith("on") for a in tag.attrs)]
+
+
+@pytest.mark.parametrize("path", ["/api/boom", "/boom"])
+def test_an_unexpected_500_carries_the_headers_and_the_one_shape(seed_index_dir: Path, embedder: HashingEmbedder,
+                                                                   path: str) -> None:
+    from server.app import create_app
+
+    app = create_app(Settings(index_dir=seed_index_dir, model="hashing"), embedder=embedder)
+
+    @app.get(path)
+    def boom() -> None:
+        raise ZeroDivisionError("a bug")
+
+    with TestClient(app, raise_server_exceptions=False) as broken:
+        response = broken.get(path)
+    assert response.status_code == 500
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    assert response.headers["x-content-type-options"] == "nosniff" and response.headers["x-frame-options"] == "DENY"
+    assert "a bug" not in response.text and "Traceback" not in response.text
+    if path.startswith("/api/"):
+        assert response.json() == {"ok": False, "status": 500,
+                                   "error": "internal error; the server log has the details"}
