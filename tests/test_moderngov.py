@@ -250,3 +250,13 @@ def test_everything_failing_exits_non_zero(tmp_path: Path) -> None:
     assert code == 1
     assert "connection failed" in stderr and "Error: nothing could be imported" in stderr
     _ = date  # the window is given on the command line above
+
+
+def test_committees_are_chosen_by_id_or_name(tmp_path: Path) -> None:
+    importer = Importer(BASE, tmp_path / "out", Client(tmp_path / "cache", offline=True))
+    committees = [("130", "Cabinet"), ("175", "County Council"), ("200", "Planning Committee")]
+    assert importer.choose(committees, []) == committees
+    assert importer.choose(committees, ["175", "cabinet", "Cabinet"]) == [("175", "County Council"), ("130", "Cabinet")]
+    assert importer.choose(committees, ["Planning"]) == []
+    assert "no committee has this id or name; known: Cabinet (130), County Council (175)" in \
+        importer.report.problems[-1].reason
