@@ -28,6 +28,50 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import SCRATCH, machine  # noqa: E402
 
+ST_CONFIG = """[checks]
+positive_data_acceptance.enabled = false
+negative_data_rejection.expected-statuses = ["400", "404", "405", "413", "414", "422", "429"]
+"""
+
+
+def fuzz_real_server(index_dir: Path, model: str, examples: int) -> int:
+    """`schemathesis run` (the CLI, with its coverage phase) against `minutes serve` on loopback."""
+    import os
+    import re
+    import socket
+    import subprocess
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = SCRATCH / "schemathesis.toml"
+    config.write_text(ST_CONFIG)
+    env = os.environ | {"MINUTES_INDEX_DIR": str(index_dir), "MINUTES_MODEL": model, "HF_HUB_OFFLINE": "1"}
+    with open(SCRATCH / "fuzz-server.log", "w") as log:
+        server = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--no-build", "--host", "127.0.0.1",
+                                   "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(240):
+            try:
+                with urllib.request.urlopen(base + "/healthz", timeout=2):
+                    break
+            except OSError:
+                time.sleep(0.5)
+        run = subprocess.run([str(Path(sys.executable).parent / "schemathesis"), "--config-file", str(config), "run",
+                              f"{base}/openapi.json", "--phases", "examples,coverage,fuzzing", "--mode", "all",
+                              "-n", str(examples), "--workers", "1", "--no-color"],
+                             capture_output=True, text=True, timeout=3600)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    generated = re.search(r"(\d+) generated", run.stdout)
+    if run.returncode != 0 or not generated:
+        print(run.stdout[-6000:], run.stderr[-2000:])
+        raise SystemExit(f"schemathesis run against the real server failed (exit {run.returncode})")
+    return int(generated.group(1))
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -35,6 +79,9 @@ def main() -> int:
     parser.add_argument("--model", default="hashing", choices=["hashing", "minilm"])
     parser.add_argument("--pages", type=int, default=1000,
                         help="generated requests to the HTML pages too (not in the OpenAPI schema)")
+    parser.add_argument("--server-examples", type=int, default=100,
+                        help="also run the schemathesis CLI (examples, coverage and fuzzing phases) against a "
+                             "real `minutes serve` on 127.0.0.1 with this many examples per operation; 0: skip")
     parser.add_argument("--json", type=Path, help="write the summary here too")
     args = parser.parse_args()
 
@@ -84,6 +131,10 @@ def main() -> int:
         with TestClient(create_app(Settings(index_dir=index_dir, model=args.model), embedder=embedder)) as client:
             page_cases = fuzz_pages(client, args.pages, derandomize=False)
         print(f"pages: {page_cases} cases", flush=True)
+    server_cases = 0
+    if args.server_examples:
+        server_cases = fuzz_real_server(index_dir, args.model, args.server_examples)
+        print(f"real server: {server_cases} cases", flush=True)
     seconds = time.perf_counter() - started
 
     by_status: Counter[int] = Counter()
@@ -91,14 +142,15 @@ def main() -> int:
         by_status.update(counter)
     summary = {
         "machine": machine(), "command": " ".join(["bench/fuzz.py", *sys.argv[1:]]), "model": args.model,
-        "cases": total, "page_cases": page_cases, "seconds": round(seconds, 1),
+        "cases": total, "page_cases": page_cases, "server_cases": server_cases, "seconds": round(seconds, 1),
         "server_errors": sum(n for s, n in by_status.items() if s >= 500),
         "failures": 0, "statuses": {str(k): v for k, v in sorted(by_status.items())},
         "operations": {name: sum(c.values()) for name, c in statuses.items()},
     }
     print(json.dumps(summary, indent=2))
     print(f"\n| {summary['machine']} | `{summary['command']}` | {total} API cases, {len(ops)} operations; "
-          f"{page_cases} page cases | 0 failures, {summary['server_errors']} 5xx | {seconds:.0f} s |")
+          f"{page_cases} page cases; {server_cases} cases against a real server | "
+          f"0 failures, {summary['server_errors']} 5xx | {seconds:.0f} s |")
     if args.json:
         args.json.write_text(json.dumps(summary, indent=2))
     return 0

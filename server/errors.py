@@ -72,7 +72,10 @@ def install_error_handlers(app: FastAPI, render_error: Any) -> None:
         message = exc.detail if isinstance(exc.detail, str) else "request failed"
         if exc.status_code == 404 and message == "Not Found":
             message = f"there is no page at {request.url.path}"
-        return respond(request, exc.status_code, message)
+        response = respond(request, exc.status_code, message)
+        for name, value in (exc.headers or {}).items():  # e.g. Allow on a 405
+            response.headers[name] = value
+        return response
 
     @app.exception_handler(QueryError)
     @app.exception_handler(DateError)
