@@ -362,3 +362,24 @@ def fuzz_pages(client: TestClient, examples: int, derandomize: bool = True) -> i
 
 def test_generated_page_requests_are_answered_safely(hostile_client: TestClient) -> None:
     assert fuzz_pages(hostile_client, 60) >= 60
+
+
+@pytest.mark.slow
+def test_hostile_queries_on_the_real_model(tmp_path: Path) -> None:
+    """The fast suite's embedder is a fake; the real model's tokenizer meets the same queries here."""
+    from indexer.embed import load_embedder
+    from server.app import create_app
+
+    embedder = load_embedder("minilm", threads=1)
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "hostile.md").write_text(HOSTILE_DOC)
+    (tmp_path / "corpus" / "plain.md").write_text(PLAIN_DOC)
+    build_index([tmp_path / "corpus"], tmp_path / "index", embedder)
+    extra = ["\x00" * 10 + "budget", "\U0010ffff" * 500, "ﷺ" * 1000, "\u200b" * 1000, "a" * 999 + "é"]
+    settings = Settings(index_dir=tmp_path / "index", model="minilm")
+    with TestClient(create_app(settings, embedder=embedder)) as client:
+        for query in HOSTILE_QUERIES + extra:
+            for path in ("/api/search", "/", "/api/answer", "/timeline"):
+                check_answer(client.get(path, params={"q": query}))
+        for query_string in RAW:
+            check_answer(client.get(f"/api/search?{query_string}"))
