@@ -18,10 +18,10 @@ from .records import Document, Passage
 
 # Bump whenever passages would come out differently: an index built by another
 # version must be rebuilt, not silently mixed.
-CHUNKER_VERSION = "3"
+CHUNKER_VERSION = "4"
 
-TARGET_WORDS = 90   # merge neighbours until a passage reaches about this size
-MAX_WORDS = 170     # split anything longer (MiniLM reads 256 word pieces)
+TARGET_WORDS = 200  # merge neighbours until a passage reaches about this size (bench: docs/benchmarks.md)
+MAX_WORDS = 260     # split anything longer; the model reads the first 256 word pieces, keyword search all
 
 _BULLET = re.compile(r"^\s*(?:[·•▪◦●\-*–]|\(?[a-z0-9]{1,3}[).]|\d+\.\d+)\s+", re.IGNORECASE)
 _RESOLUTION = re.compile(r"^\s*(?:it\s+was\s+)?(?:resolved|agreed|recommended|decision)\b", re.IGNORECASE)

@@ -45,8 +45,10 @@ class Tuning:
     fusion: str = "score"         # hybrid only: "score" (normalised bm25 + cosine) or "rrf" (ranks)
     pool: int = 100               # candidates taken from each retriever
     rrf_k: float = 60.0           # reciprocal rank fusion constant
-    semantic_weight: float = 1.0
+    semantic_weight: float = 0.5
     keyword_weight: float = 1.0
+    # hybrid score fusion: share of the mean fused score of a passage's two neighbours added to its own
+    neighbour_weight: float = 0.4
     # bm25 weights of the FTS columns (passage text, heading).
     text_weight: float = 1.0
     heading_weight: float = 0.3
@@ -102,6 +104,11 @@ _WORDS = re.compile(r"\w+")
 
 def _word_set(text: str) -> frozenset[str]:
     return frozenset(w.lower() for w in _WORDS.findall(text))
+
+
+def _standardise(values: np.ndarray) -> np.ndarray:
+    spread = float(values.std())
+    return (values - values.mean()) / spread if spread > 0 else np.zeros_like(values)
 
 
 class Searcher:
@@ -177,6 +184,8 @@ class Searcher:
             if mode == "hybrid" and tuning.fusion == "score":
                 assert vector is not None
                 fused = self._fuse_scores(semantic, keyword, vector, parsed, tuning)
+            elif mode == "rrf":  # the baseline: plain, equal weights
+                fused = self._fuse(semantic, keyword_rank, Tuning(rrf_k=tuning.rrf_k))
             else:
                 fused = self._fuse(semantic, keyword_rank, tuning)
             ranked = sorted((pid for pid in fused if pid not in excluded), key=lambda pid: -fused[pid])
@@ -201,7 +210,7 @@ class Searcher:
 
     def _fuse_scores(self, semantic: dict[int, float], keyword: list[tuple[int, float]], vector: np.ndarray,
                      parsed: KeywordQuery, tuning: Tuning) -> dict[int, float]:
-        """Weighted sum of bm25 and cosine, each scaled to [0, 1] over the union of both pools.
+        """Weighted sum of bm25 and cosine, each standardised (z-score) over the union of both pools.
 
         Each retriever's score is known for every candidate: the cosine of keyword-only
         candidates comes from their stored vectors, the bm25 of semantic-only ones from FTS5
@@ -219,12 +228,28 @@ class Searcher:
                                   f"WHERE passages_fts MATCH ? AND rowid IN ({marks})",
                                   [tuning.text_weight, tuning.heading_weight, parsed.match, *unscored])
             bm25.update({row[0]: -row[1] for row in rows})
-        top_bm25 = max(bm25.values(), default=0.0) or 1.0
-        cosines = list(semantic.values())
-        low, high = min(cosines, default=0.0), max(cosines, default=1.0)
-        spread = (high - low) or 1.0
-        return {pid: tuning.keyword_weight * bm25.get(pid, 0.0) / top_bm25
-                + tuning.semantic_weight * (cosine - low) / spread for pid, cosine in semantic.items()}
+        if not semantic:
+            return {}
+        ids = list(semantic)
+        words = _standardise(np.array([bm25.get(pid, 0.0) for pid in ids]))
+        meaning = _standardise(np.array([semantic[pid] for pid in ids]))
+        combined = tuning.keyword_weight * words + tuning.semantic_weight * meaning
+        combined -= combined.min()  # non-negative, so neighbours can only add
+        fused = dict(zip(ids, combined.tolist(), strict=True))
+        if not tuning.neighbour_weight:
+            return fused
+        # A discussion runs over several passages: one whose neighbours (the passages just
+        # before and after it in the same document) also match sits inside it.
+        marks = ",".join("?" * len(fused))
+        place = {row[0]: (row[1], row[2]) for row in
+                 self.index.sql(f"SELECT id, doc, ordinal FROM passages WHERE id IN ({marks})", list(fused))}
+        at = {where: fused[pid] for pid, where in place.items()}
+
+        def around(pid: int) -> float:
+            doc, ordinal = place[pid]
+            return (at.get((doc, ordinal - 1), 0.0) + at.get((doc, ordinal + 1), 0.0)) / 2
+
+        return {pid: score + tuning.neighbour_weight * around(pid) for pid, score in fused.items()}
 
     def _apply_floor(self, ranked: list[int], semantic: dict[int, float], keyword_rank: dict[int, int],
                      vector: np.ndarray, parsed: KeywordQuery, tuning: Tuning) -> tuple[list[int], str | None]:

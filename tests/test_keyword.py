@@ -54,3 +54,16 @@ def test_exclusion_removes_matches() -> None:
 
 def test_stopword_only_query_still_matches_words() -> None:
     assert parse_query("what was").optional == ("what", "was")
+
+
+@pytest.mark.parametrize(("question", "words"), [
+    ("Summarize the discussion about short breaks", ("short", "breaks")),
+    ("What did the committee think about agency social workers?", ("committee", "agency", "social", "workers")),
+    ("What was said at the meeting regarding the pupil premium", ("pupil", "premium")),
+])
+def test_question_framing_is_not_searched_for(question: str, words: tuple[str, ...]) -> None:
+    assert parse_query(question).optional == words
+
+
+def test_framing_words_still_count_inside_quotes() -> None:
+    assert parse_query('"think tank" report').required == (("think tank",),)
