@@ -29,8 +29,8 @@ class Settings(BaseSettings):
     rate_limit: int = Field(0, ge=0, le=1_000_000,
                             description="Requests per minute per client IP before the server answers 429 "
                                         "(with Retry-After); 0 turns the limit off. For public deployments.")
-    max_url_bytes: int = Field(8192, ge=256, le=1_048_576,
+    max_url_bytes: int = Field(32_768, ge=256, le=1_048_576,
                                description="Longest request address (path and query string) in bytes; "
-                                           "longer ones get 414.")
+                                           "longer ones get 414. Room for an export of 100 chosen passages.")
     max_body_bytes: int = Field(1_048_576, ge=0, le=1 << 30,
                                 description="Largest request body in bytes; larger ones get 413.")
