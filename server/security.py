@@ -57,6 +57,7 @@ COMMON_HEADERS = (
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"strict-origin-when-cross-origin"),
 )
+REPLACED = frozenset({b"content-security-policy", *(name for name, _ in COMMON_HEADERS)})
 UNCOUNTED_PREFIXES = ("/static/", "/healthz")
 
 
@@ -88,8 +89,7 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = [(k, v) for k, v in message.get("headers", [])
-                           if k.lower() not in {b"content-security-policy", *(n for n, _ in COMMON_HEADERS)}]
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in REPLACED]
                 headers += [(b"content-security-policy", csp), *COMMON_HEADERS]
                 message["headers"] = headers
             await send(message)
