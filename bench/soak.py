@@ -22,7 +22,6 @@ import http.client
 import json
 import os
 import random
-import shutil
 import socket
 import subprocess
 import sys
@@ -187,9 +186,9 @@ def main() -> int:
     SCRATCH.mkdir(exist_ok=True)
     env = os.environ | {"MINUTES_INDEX_DIR": str(index_dir), "MINUTES_MODEL": args.model, "HF_HUB_OFFLINE": "1",
                         "MINUTES_CORPUS": json.dumps([str(CORPUS)])}
-    if not (index_dir / "current").exists():
-        shutil.rmtree(index_dir, ignore_errors=True)
-        subprocess.run([sys.executable, "-m", "server.cli", "index"], cwd=ROOT, env=env, check=True)
+    # Always (re)build: the vector cache makes it quick, and an index from an older chunker
+    # would only answer 503.
+    subprocess.run([sys.executable, "-m", "server.cli", "index"], cwd=ROOT, env=env, check=True)
     port = free_port()
     with open(log_path, "w") as log:
         server = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--no-build", "--host", HOST,
