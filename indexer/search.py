@@ -52,8 +52,8 @@ class Tuning:
     # bm25 weights of the FTS columns (passage text, heading).
     text_weight: float = 1.0
     heading_weight: float = 0.3
-    # Relevance floor on cosine similarity: a passage below it is kept only when the keyword
-    # side also found it; when nothing reaches it, there are no results. None: the model's own.
+    # Relevance floor on cosine similarity (hybrid only): when no passage of the index reaches it
+    # and no candidate holds every query word, there are no results. None: the model's own.
     floor: float | None = None
     duplicate_overlap: float = 0.8  # word-set overlap above which two passages are the same
 
@@ -193,7 +193,8 @@ class Searcher:
         message = None
         if mode == "hybrid":
             assert vector is not None
-            ranked, message = self._apply_floor(ranked, semantic, keyword_rank, vector, parsed, tuning)
+            ranked, message = self._apply_floor(ranked, semantic, keyword_rank, vector, parsed, tuning,
+                                                filtered=allowed is not None)
         hits = self._hits(ranked, k, fused, semantic, keyword_rank, collapse=mode == "hybrid", tuning=tuning)
         if not hits and message is None:
             message = NO_MATCH
@@ -252,17 +253,30 @@ class Searcher:
         return {pid: score + tuning.neighbour_weight * around(pid) for pid, score in fused.items()}
 
     def _apply_floor(self, ranked: list[int], semantic: dict[int, float], keyword_rank: dict[int, int],
-                     vector: np.ndarray, parsed: KeywordQuery, tuning: Tuning) -> tuple[list[int], str | None]:
-        floor = self.embedder.floor if tuning.floor is None else tuning.floor
-        # Cosine for keyword-only candidates, so the floor can judge them too.
+                     vector: np.ndarray, parsed: KeywordQuery, tuning: Tuning,
+                     filtered: bool) -> tuple[list[int], str | None]:
+        """No results when nothing in the index is about the query.
+
+        The question is put to the whole index, not only to its filtered part: filters say where
+        to look, and one meeting's own words (a transcript's especially) sit further from a
+        question than the best passage of the collection does. A passage holding every word of
+        the query passes too, however low its cosine: an exact name or figure is an answer.
+        """
+        # Cosine for keyword-only candidates, so hits carry it.
         missing = [pid for pid in ranked if pid not in semantic]
         if missing:
             stored = np.stack([self.index.vectors.reconstruct(pid) for pid in missing])
             semantic.update({pid: float(s) for pid, s in zip(missing, stored @ vector, strict=True)})
-        best = max((semantic[pid] for pid in ranked), default=0.0)
-        if best < floor and not parsed.required and not self._all_words_found(parsed, list(keyword_rank)):
+        if parsed.required or not ranked:
+            return ranked, None
+        floor = self.embedder.floor if tuning.floor is None else tuning.floor
+        best = max(semantic[pid] for pid in ranked)
+        if best < floor and filtered:
+            scores, _ = search_vectors(self.index.vectors, vector, 1, None)
+            best = max([best, *scores.tolist()])
+        if best < floor and not self._all_words_found(parsed, list(keyword_rank)):
             return [], NO_MATCH_FLOOR
-        return [pid for pid in ranked if semantic[pid] >= floor or pid in keyword_rank], None
+        return ranked, None
 
     def _all_words_found(self, parsed: KeywordQuery, ids: list[int]) -> bool:
         """Whether one of `ids` holds every word of the query: an exact name or figure that

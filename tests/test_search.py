@@ -200,7 +200,20 @@ def test_floor_lets_through_what_the_model_finds(searcher: Searcher) -> None:
     assert (best.semantic_score or 0) >= 0.25  # the model finds it above the floor
     result = searcher.search(query, 10, tuning=FLOORED)
     assert result.hits and result.message is None
-    assert all((h.semantic_score or 0) >= 0.25 or h.keyword_rank is not None for h in result.hits)
+
+
+def test_floor_judges_the_question_against_the_whole_index(searcher: Searcher) -> None:
+    """Filters say where to look; whether the question is about anything is asked of everything."""
+    query = "Troubled Families programme"
+    elsewhere = doc_ids(searcher.index, "document_id NOT IN (SELECT d.document_id FROM passages_fts f "
+                        "JOIN passages p ON p.id = f.rowid JOIN documents d ON d.doc = p.doc "
+                        "WHERE passages_fts MATCH 'troubled')", [])
+    document = sorted(elsewhere)[0]
+    scoped = searcher.search(query, 5, Filters(document=document), tuning=FLOORED)
+    assert scoped.hits and {h.document.document_id for h in scoped.hits} == {document}
+    assert max(h.semantic_score or 0 for h in scoped.hits) < 0.25  # nothing in it reaches the floor...
+    off_topic = searcher.search("spaceship koala", 5, Filters(document=document), tuning=FLOORED)
+    assert off_topic.hits == [] and off_topic.message == NO_MATCH_FLOOR  # ...but an off-topic query stays out
 
 
 def test_floor_lets_through_passages_holding_every_word(searcher: Searcher) -> None:
