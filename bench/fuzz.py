@@ -62,7 +62,7 @@ def fuzz_real_server(index_dir: Path, model: str, examples: int) -> int:
         run = subprocess.run([str(Path(sys.executable).parent / "schemathesis"), "--config-file", str(config), "run",
                               f"{base}/openapi.json", "--phases", "examples,coverage,fuzzing", "--mode", "all",
                               "-n", str(examples), "--workers", "1", "--no-color"],
-                             capture_output=True, text=True, timeout=3600)
+                             capture_output=True, text=True, timeout=3600, cwd=SCRATCH)  # its state: .bench/
     finally:
         server.terminate()
         server.wait(timeout=30)
