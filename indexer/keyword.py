@@ -18,11 +18,10 @@ hers him his how i if in into is it its itself just me more most my no nor not o
 our ours out over own same she should so some such than that the their them then there these they this
 those through to too under until up very was we were what when where which while who whom why will with
 would you your yours said say says tell told discussed discuss discussion
-""".split()) | frozenset("""
 summarize summarise summarized summarised summary discussing discussions discusses talk talks talked talking
 think thinks thought thoughts opinion opinions view views mention mentioned mentions stated regarding
 concerning towards toward whole overall anything something happened meeting meetings
-""".split())  # how questions are framed ("summarize the discussion about ..."), not what they are about
+""".split())  # the last lines: how questions are framed ("summarize the discussion about ..."), not their subject
 
 _TOKEN = re.compile(r'(-?)"([^"]*)"|(\S+)')
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -96,4 +95,5 @@ def parse_query(text: str) -> KeywordQuery:
         optional.extend(w for w in _words(bare) if w not in STOPWORDS)
     if not required and not optional:  # a query of stopwords only still deserves keyword matches
         optional = [w for w in _words(text) if not any(w in e.split() for e in excluded)]
-    return KeywordQuery(tuple(tuple(g) for g in required), tuple(dict.fromkeys(optional)), tuple(dict.fromkeys(excluded)))
+    return KeywordQuery(tuple(tuple(g) for g in required), tuple(dict.fromkeys(optional)),
+                        tuple(dict.fromkeys(excluded)))

@@ -76,7 +76,8 @@ def validate_query(query: str, k: int) -> str:
 
 
 def _filter_sql(filters: Filters) -> tuple[str, list[object]]:
-    clauses, params = [], []
+    clauses: list[str] = []
+    params: list[object] = []
     if filters.council:
         clauses.append("d.council = ? COLLATE NOCASE")
         params.append(filters.council)
@@ -276,7 +277,8 @@ class Searcher:
             best = max([best, *scores.tolist()])
         if best < floor and not self._all_words_found(parsed, list(keyword_rank)):
             return [], NO_MATCH_FLOOR
-        return ranked, None
+        # Below the floor, a passage stays only when it holds some of the query's words.
+        return [pid for pid in ranked if semantic[pid] >= floor or pid in keyword_rank], None
 
     def _all_words_found(self, parsed: KeywordQuery, ids: list[int]) -> bool:
         """Whether one of `ids` holds every word of the query: an exact name or figure that

@@ -202,6 +202,12 @@ def test_floor_lets_through_what_the_model_finds(searcher: Searcher) -> None:
     assert result.hits and result.message is None
 
 
+def test_below_the_floor_only_passages_with_query_words_stay(searcher: Searcher) -> None:
+    result = searcher.search("Troubled Families programme budget", 20, tuning=FLOORED)
+    assert result.hits
+    assert all((h.semantic_score or 0) >= 0.25 or h.keyword_rank is not None for h in result.hits)
+
+
 def test_floor_judges_the_question_against_the_whole_index(searcher: Searcher) -> None:
     """Filters say where to look; whether the question is about anything is asked of everything."""
     query = "Troubled Families programme"
