@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import Depends, Query, Request, Response
-from pydantic import BeforeValidator
+from pydantic import BeforeValidator, WithJsonSchema
 
 from indexer.dates import parse_filter_date
 from indexer.records import Filters
@@ -43,7 +43,9 @@ def _blank_is_false(value: object) -> object:
     return False if value == "" else value
 
 
-Switch = Annotated[bool, BeforeValidator(_blank_is_false)]
+# The schema says so too, so clients (and the API fuzzing) know an empty switch is valid.
+Switch = Annotated[bool, BeforeValidator(_blank_is_false),
+                   WithJsonSchema({"anyOf": [{"type": "boolean"}, {"type": "string", "enum": [""]}]})]
 
 
 def search_filters(
