@@ -270,3 +270,24 @@ def test_search_result_for_path(seed_index_dir: Path, embedder: HashingEmbedder)
     searcher = open_searcher(seed_index_dir, "hashing", tuning=Tuning(mode="keyword"))
     assert searcher.tuning.mode == "keyword"
     assert searcher.search("short breaks", 3).hits
+
+
+@pytest.mark.slow
+def test_real_model_on_the_seed_corpus(tmp_path: Path) -> None:
+    """The final method with all-MiniLM-L6-v2: seeds-dev and the off-topic queries (bench/relevance.py)."""
+    from indexer.embed import load_embedder
+    from indexer.evaluate import load_questions, score
+
+    from .conftest import CORPUS, ROOT, shared_path
+
+    model = load_embedder("minilm", threads=2)
+    build_index([CORPUS], tmp_path, model)
+    real = Searcher(open_index(tmp_path), model)
+    questions = load_questions([shared_path("eval", "seeds-dev.jsonl")])
+    runs = {q.id: [h.passage.text for h in real.search(q.question, 10).hits] for q in questions}
+    figures = score(questions, runs)
+    assert figures.hit >= 0.95 and figures.mrr >= 0.9
+    offtopic = [line.strip() for line in (ROOT / "bench" / "offtopic.txt").read_text().splitlines()
+                if line.strip() and not line.startswith("#")]
+    answered = [q for q in offtopic if real.search(q, 10).hits]
+    assert len(answered) <= 0.1 * len(offtopic), answered
