@@ -9,12 +9,6 @@ from __future__ import annotations
 
 import io
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +19,7 @@ from indexer.build import build_index
 from indexer.embed import HashingEmbedder
 
 from .conftest import CORPUS, ROOT
+from .live_server import live_server
 
 pytestmark = pytest.mark.slow
 
@@ -36,41 +31,13 @@ QUESTION = "what was said about short breaks"
 HARINGEY = "London Borough of Haringey"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real uvicorn process (`minutes serve`) on the hashing model and an index built in a tmp dir."""
     index_dir = tmp_path_factory.mktemp("browser-index")
     build_index([CORPUS], index_dir, HashingEmbedder())
-    port = _free_port()
-    env = os.environ | {"MINUTES_MODEL": "hashing", "MINUTES_INDEX_DIR": str(index_dir), "MINUTES_PORT": str(port)}
-    log = open(index_dir / "server.log", "w")  # noqa: SIM115 - closed below
-    process = subprocess.Popen([sys.executable, "-m", "server.cli", "serve"], cwd=ROOT, env=env,
-                               stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(base + "/healthz", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                pytest.fail("server did not start:\n" + (index_dir / "server.log").read_text()[-3000:])
-            time.sleep(0.3)
+    with live_server(index_dir, index_dir, {"MINUTES_MODEL": "hashing"}) as base:
         yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-        log.close()
 
 
 @pytest.fixture(scope="module")

@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -21,7 +16,8 @@ from indexer.records import Filters
 from indexer.search import Searcher
 from indexer.store import open_index
 
-from .conftest import CORPUS, ROOT, shared_path
+from .conftest import CORPUS, shared_path
+from .live_server import live_server
 
 pytestmark = pytest.mark.slow
 
@@ -74,41 +70,12 @@ def test_seed_eval_stays_strong(real_searcher: Searcher) -> None:
     assert figures.hit >= 0.9 and figures.mrr >= 0.75, figures
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`minutes serve` in its own process, on an empty index folder: it builds, then serves."""
-    port = free_port()
     index_dir = tmp_path_factory.mktemp("served-index")
-    env = os.environ | {"MINUTES_INDEX_DIR": str(index_dir), "MINUTES_CORPUS": json.dumps([str(CORPUS)]),
-                        "MINUTES_PORT": str(port), "HF_HUB_OFFLINE": "1"}
-    log = open(index_dir / "server.log", "w")  # noqa: SIM115 - closed below
-    process = subprocess.Popen([sys.executable, "-m", "server.cli", "serve"], cwd=ROOT, env=env,
-                               stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(base + "/healthz", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                pytest.fail("server did not start:\n" + (index_dir / "server.log").read_text()[-3000:])
-            time.sleep(0.5)
+    with live_server(index_dir, index_dir, {"MINUTES_CORPUS": json.dumps([str(CORPUS)])}, build=True) as base:
         yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-        log.close()
 
 
 def get_json(url: str) -> tuple[int, dict]:

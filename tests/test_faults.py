@@ -188,7 +188,7 @@ def test_serve_with_a_damaged_index_says_which_file_and_how_to_fix_it(fresh_inde
     import sys
 
     from .conftest import ROOT
-    from .test_e2e import free_port
+    from .live_server import free_port
 
     build = current_build(fresh_index_dir)
     assert build is not None
@@ -350,13 +350,9 @@ def test_a_damaged_new_build_does_not_replace_the_one_serving(
 @pytest.mark.slow
 def test_real_server_swaps_under_load_without_mixing(tmp_path: Path, embedder: HashingEmbedder) -> None:
     """The swap test against a real `minutes serve` (uvicorn, its own thread pool) on 127.0.0.1."""
-    import subprocess
-    import sys
-    import urllib.error
     import urllib.request
 
-    from .conftest import ROOT
-    from .test_e2e import free_port
+    from .live_server import live_server
 
     corpora = {label: tmp_path / f"corpus-{label}" for label in ("a", "b")}
     ids = {label: corpus_copy(path, f"{label}-") for label, path in corpora.items()}
@@ -365,24 +361,10 @@ def test_real_server_swaps_under_load_without_mixing(tmp_path: Path, embedder: H
     first = build_index([corpora["a"]], index_dir, embedder)
     assert first.build_dir is not None
     built[first.build_dir.name] = "a"
-    port = free_port()
-    env = os.environ | {"MINUTES_INDEX_DIR": str(index_dir), "MINUTES_MODEL": "hashing", "MINUTES_PORT": str(port)}
-    log = open(tmp_path / "server.log", "w")  # noqa: SIM115 - closed below
-    server = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--no-build"], cwd=ROOT, env=env,
-                              stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
     stop = threading.Event()
     problems: list[str] = []
     answers: list[tuple[str, list[str]]] = []
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(base + "/healthz", timeout=2):
-                    break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                assert server.poll() is None and time.monotonic() < deadline, (tmp_path / "server.log").read_text()
-                time.sleep(0.3)
+    with live_server(index_dir, tmp_path, {"MINUTES_MODEL": "hashing"}) as base:
 
         def search(worker: int) -> None:
             queries = ["budget+savings", "short+breaks", "Earned+Autonomy+funding", "children%27s+services"]
@@ -398,23 +380,20 @@ def test_real_server_swaps_under_load_without_mixing(tmp_path: Path, embedder: H
                     problems.append(f"{url}: {exc}")
 
         workers = [threading.Thread(target=search, args=(i,)) for i in range(8)]
-        for thread in workers:
-            thread.start()
-        label = "b"
-        for _ in range(6):
-            done = build_index([corpora[label]], index_dir, embedder)
-            assert done.build_dir is not None
-            built[done.build_dir.name] = label
-            label = "a" if label == "b" else "b"
-            time.sleep(0.3)
-        stop.set()
-        for thread in workers:
-            thread.join(timeout=60)
-    finally:
-        stop.set()
-        server.terminate()
-        server.wait(timeout=20)
-        log.close()
+        try:
+            for thread in workers:
+                thread.start()
+            label = "b"
+            for _ in range(6):
+                done = build_index([corpora[label]], index_dir, embedder)
+                assert done.build_dir is not None
+                built[done.build_dir.name] = label
+                label = "a" if label == "b" else "b"
+                time.sleep(0.3)
+        finally:
+            stop.set()
+            for thread in workers:
+                thread.join(timeout=60)
     assert not problems, problems[:5]
     assert len(answers) >= 50 and len({name for name, _ in answers}) >= 3
     for name, hits in answers:
