@@ -78,7 +78,8 @@ class VectorCache:
     def put(self, items: list[tuple[str, np.ndarray]]) -> None:
         with self.conn:
             self.conn.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)",
-                                  [(self.model, digest, vector.astype(np.float32).tobytes()) for digest, vector in items])
+                                  [(self.model, digest, vector.astype(np.float32).tobytes())
+                                   for digest, vector in items])
 
     def close(self) -> None:
         self.conn.close()

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from indexer.render import result_to_dict, web_url
 
-from .deps import K, FiltersDep, QueryText, SearcherDep
+from .deps import FiltersDep, K, QueryText, SearcherDep
 from .errors import ERROR_RESPONSES
 
 router = APIRouter()
