@@ -11,14 +11,14 @@ Offsets always point into the original text, so a passage is a slice of its docu
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from .records import Document, Passage
 
 # Bump whenever passages would come out differently: an index built by another
 # version must be rebuilt, not silently mixed.
-CHUNKER_VERSION = "4"
+CHUNKER_VERSION = "5"
 
 TARGET_WORDS = 200  # merge neighbours until a passage reaches about this size (bench: docs/benchmarks.md)
 MAX_WORDS = 260     # split anything longer; the model reads the first 256 word pieces, keyword search all
@@ -146,14 +146,18 @@ def _hard_split(text: str, block: _Block) -> Iterator[_Block]:
         yield _Block(block.start + group[0][0], block.start + group[-1][1], block.kind, block.section)
 
 
-def _pack(text: str, blocks: list[_Block]) -> Iterator[_Block]:
-    """Merge small neighbours of one kind and section up to TARGET_WORDS."""
+def _pack(text: str, blocks: list[_Block], page_at: Callable[[int], int | None]) -> Iterator[_Block]:
+    """Merge small neighbours of one kind, section and page up to TARGET_WORDS.
+
+    A passage never crosses a page break, so its link (URL#page=N) shows all of it.
+    """
     current: _Block | None = None
     current_words = 0
     for block in blocks:
         words = block.words(text)
         mergeable = (current is not None and current.section == block.section
-                     and current.kind == block.kind and current_words + words <= TARGET_WORDS)
+                     and current.kind == block.kind and current_words + words <= TARGET_WORDS
+                     and page_at(current.start) == page_at(block.start))
         if current is not None and mergeable:
             current.end = block.end
             current_words += words
@@ -183,5 +187,5 @@ def chunk_document(document: Document) -> list[Passage]:
             heading=block.section,
             page=document.page_at(block.start),
         )
-        for ordinal, block in enumerate(_pack(text, pieces))
+        for ordinal, block in enumerate(_pack(text, pieces, document.page_at))
     ]

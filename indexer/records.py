@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 from dataclasses import dataclass, field
 from datetime import date
@@ -52,12 +53,7 @@ class Document:
         """1-based page holding the character at `offset`, or None for unpaged text."""
         if not self.page_starts:
             return None
-        page = 0
-        for number, start in enumerate(self.page_starts, 1):
-            if start > offset:
-                break
-            page = number
-        return max(page, 1)
+        return max(bisect.bisect_right(self.page_starts, offset), 1)
 
 
 # Kinds of passage the chunker tells apart; "resolution" marks decisions.

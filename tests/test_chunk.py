@@ -83,3 +83,16 @@ def test_pages_follow_offsets() -> None:
     doc = Document("d", text, page_starts=(0, text.index("Second")))
     assert [p.page for p in chunk_document(doc)] in ([1], [1, 2])
     assert doc.page_at(text.index("Second") + 3) == 2
+
+
+def test_passages_never_cross_a_page_break() -> None:
+    # Short paragraphs that would be merged on one page stay apart across pages.
+    pages = ["First page paragraph about the budget.", "Second page paragraph about the budget.",
+             "Third page paragraph about the budget."]
+    text = "\n\n".join(pages)
+    starts = tuple(text.index(p) for p in pages)
+    passages = chunk_document(Document("d", text, page_starts=starts))
+    assert [p.page for p in passages] == [1, 2, 3]
+    assert [p.text for p in passages] == pages
+    unpaged = chunk_document(Document("d", text))
+    assert len(unpaged) == 1 and unpaged[0].page is None
