@@ -19,7 +19,7 @@ from .embed import ModelError, load_embedder
 from .evaluate import load_questions, run_questions, score
 from .ingest import IngestOptions
 from .records import Filters
-from .search import QueryError, open_searcher
+from .search import MODES, QueryError, Tuning, open_searcher
 from .settings import Settings
 from .store import IndexError_, current_build
 
@@ -45,6 +45,11 @@ def index_dir_option(func: Any) -> Any:
     """`--index-dir` after the command name too (`minutes search --index-dir D ...`)."""
     return click.option("--index-dir", type=click.Path(path_type=Path), expose_value=False, is_eager=True,
                         callback=_set_index_dir, help="Index folder [env MINUTES_INDEX_DIR].")(func)
+
+
+mode_option = click.option(
+    "--mode", type=click.Choice(MODES), default="hybrid", show_default=True,
+    help="Retrieval method: Minutes' hybrid, or a baseline (plain rrf, keyword only, semantic only).")
 
 
 def filter_options(func: Any) -> Any:
@@ -130,13 +135,14 @@ def index(settings: Settings, paths: tuple[Path, ...], rebuild: bool, device: st
 @click.option("--k", default=10, show_default=True, help="Number of passages.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON, as the API returns it.")
 @filter_options
+@mode_option
 @index_dir_option
 @click.pass_obj
-def search(settings: Settings, query: str, k: int, as_json: bool, **filter_args: Any) -> None:
+def search(settings: Settings, query: str, k: int, as_json: bool, mode: str, **filter_args: Any) -> None:
     """Search the index for QUERY."""
     from .render import result_to_dict, source_link
 
-    searcher = open_searcher(settings.index_dir, settings.model)
+    searcher = open_searcher(settings.index_dir, settings.model, tuning=Tuning(mode=mode))
     result = searcher.search(query, k, make_filters(**filter_args))
     if as_json:
         click.echo(json.dumps(result_to_dict(result), indent=2, ensure_ascii=False))
@@ -157,12 +163,14 @@ def search(settings: Settings, query: str, k: int, as_json: bool, **filter_args:
 @click.option("--k", default=10, show_default=True, help="Passages scored per question.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--run-out", type=click.Path(path_type=Path), help="Write the ranked passages (JSON lines).")
+@mode_option
 @index_dir_option
 @click.pass_obj
-def evaluate(settings: Settings, files: tuple[Path, ...], k: int, as_json: bool, run_out: Path | None) -> None:
+def evaluate(settings: Settings, files: tuple[Path, ...], k: int, as_json: bool, run_out: Path | None,
+             mode: str) -> None:
     """Score relevance on question FILES (Hit@k, MRR@k, QuoteRecall@k)."""
     questions = load_questions(files)
-    searcher = open_searcher(settings.index_dir, settings.model)
+    searcher = open_searcher(settings.index_dir, settings.model, tuning=Tuning(mode=mode))
 
     def rank(question: str, document: str | None) -> list[str]:
         return [h.passage.text for h in searcher.search(question, k, Filters(document=document)).hits]

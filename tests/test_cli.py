@@ -68,3 +68,14 @@ def test_eval_reports_both_scopes_when_questions_name_documents(run, seed_index_
 def test_eval_on_shared_questions_runs(run, seed_index_dir: Path) -> None:
     code, out, _ = run("eval", str(shared_path("eval", "seeds-dev.jsonl")), "--index-dir", str(seed_index_dir))
     assert code == 0 and out.startswith("corpus") and "n=20" in out
+
+
+def test_search_and_eval_take_a_baseline_mode(run, seed_index_dir: Path) -> None:
+    code, out, _ = run("search", "short breaks", "--mode", "keyword", "--json", "--index-dir", str(seed_index_dir))
+    keyword_hits = json.loads(out)["hits"]
+    assert code == 0 and keyword_hits and all(h["keyword_rank"] for h in keyword_hits)
+    code, _, err = run("search", "short breaks", "--mode", "magic", "--index-dir", str(seed_index_dir))
+    assert code == 2 and "'magic' is not one of" in err
+    code, out, _ = run("eval", str(shared_path("eval", "seeds-dev.jsonl")), "--mode", "semantic",
+                       "--index-dir", str(seed_index_dir))
+    assert code == 0 and "n=20" in out
