@@ -46,6 +46,7 @@ GPU_TEXTS = SCRATCH.parent / ".gpu" / "texts.jsonl.xz"
 ISSUES = {"10k": 15, "100k": 168, "1m": 1493}  # issues (oldest first) that give about 10k, 100k, 1M passages
 NOISE = 0.35  # norm of the perturbation added to a real unit vector for synthetic passages
 KINDS_TO_COMPARE = ["flat", "ivf-sq8", "ivf-pq", "hnsw"]
+MODE = ["hybrid"]  # search step: the searcher's mode (hybrid, or semantic for the vector side alone)
 QMSUM_QUESTIONS = SCRATCH.parent.parent / "shared" / "eval" / "qmsum-train.jsonl"
 
 
@@ -256,7 +257,10 @@ def kinds(size: str) -> None:
 
 
 def search(size: str) -> None:
-    """The whole search (query embedding, FAISS, FTS5, fusion, passages) as the server runs it."""
+    """The whole search (query embedding, FAISS, FTS5, fusion, passages) as the server runs it.
+
+    With --mode semantic the keyword side (FTS5) is left out, to show what the vector side costs alone.
+    """
     import faiss
 
     faiss.omp_set_num_threads(1)
@@ -266,7 +270,7 @@ def search(size: str) -> None:
     import_s = time.perf_counter() - t
     from bench.common import ndcg_at_k, relevant
     from indexer.embed import load_embedder
-    from indexer.search import Searcher
+    from indexer.search import Searcher, Tuning
     from indexer.store import open_index
 
     t = time.perf_counter()
@@ -277,7 +281,7 @@ def search(size: str) -> None:
     for _ in range(3):
         t = time.perf_counter()
         index = open_index(index_dir)
-        searcher = Searcher(index, embedder)
+        searcher = Searcher(index, embedder, Tuning(mode=MODE[0]) if MODE[0] != "hybrid" else None)
         opens.append(time.perf_counter() - t)
     queries = query_texts()
     for q in queries[:10]:
@@ -308,7 +312,8 @@ def search(size: str) -> None:
         n_relevant = sum(relevant(text, question["relevant"]) for text in seed_texts)
         hits = [h.passage.text for h in searcher.search(question["question"], 10).hits]
         ndcgs.append(ndcg_at_k(hits, question["relevant"], n_relevant))
-    result = {"size": size, "passages": index.manifest.passages, "faiss_index": index.manifest.faiss_index,
+    result = {"size": size, "mode": MODE[0], "passages": index.manifest.passages,
+              "faiss_index": index.manifest.faiss_index,
               "p50_ms": round(stats["p50"], 1), "p95_ms": round(stats["p95"], 1), "p99_ms": round(stats["p99"], 1),
               "queries": len(queries), "rounds": 3, "recall@10_vs_exact": round(float(np.mean(overlap)), 3),
               "ndcg@10_dev": round(float(np.mean(ndcgs)), 3),
@@ -318,7 +323,8 @@ def search(size: str) -> None:
                            "faiss": round((index.path / "vectors.faiss").stat().st_size / 1e6, 1),
                            "build_total": round(dir_size(index.path) / 1e6, 1)},
               "process_rss_mb": round(rss_bytes() / 1e6), "machine": machine()}
-    (PERF / f"search-{size}.json").write_text(json.dumps(result, indent=2))
+    suffix = "" if MODE[0] == "hybrid" else f"-{MODE[0]}"
+    (PERF / f"search-{size}{suffix}.json").write_text(json.dumps(result, indent=2))
     print(json.dumps(result), flush=True)
 
 
@@ -375,9 +381,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("step", choices=["prepare", "kinds", "search", "server"])
     parser.add_argument("--sizes", default="10k,100k,1m")
+    parser.add_argument("--mode", default="hybrid", choices=["hybrid", "semantic"], help="search step")
     parser.add_argument("--kinds", default="flat,ivf-sq8,ivf-pq,hnsw", help="kinds to compare (kinds step)")
     args = parser.parse_args()
     KINDS_TO_COMPARE[:] = args.kinds.split(",")
+    MODE[0] = args.mode
     for size in args.sizes.split(","):
         {"prepare": prepare, "kinds": kinds, "search": search, "server": server}[args.step](size)
 
