@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -93,7 +93,7 @@ class SentenceTransformerEmbedder:
         """
         import torch
 
-        transformer = self._model[0]
+        transformer: Any = self._model[0]
         tokenizer = transformer.tokenizer
         token_ids = tokenizer([text.strip() for text in texts], truncation=True,
                               max_length=transformer.max_seq_length, padding=False,

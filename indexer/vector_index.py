@@ -19,9 +19,12 @@ none of them and come back short: txtai #915).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import faiss
 import numpy as np
+
+_faiss: Any = faiss  # SearchParameters* take keyword arguments that the type stubs do not know
 
 FLAT_BELOW = 50_000
 KINDS = ("flat", "hnsw", "ivf-sq8", "ivf-pq")
@@ -90,9 +93,7 @@ def build_vector_index(vectors: np.ndarray, dimension: int, kind: str | None = N
     if count > TRAIN_PER_CELL * nlist:
         rng = np.random.default_rng(seed)
         sample = vectors[np.sort(rng.choice(count, TRAIN_PER_CELL * nlist, replace=False))]
-    index.train(sample)
-    index.own_fields = True
-    quantizer.this.disown()  # the IVF index owns its quantizer from here on
+    index.train(sample)  # the Python wrapper keeps `quantizer` alive with the index
     for start in range(0, count, 65_536):  # add in slices: no second full copy in memory
         index.add(vectors[start:start + 65_536])
     index.make_direct_map()  # reconstruct(id) for keyword-only candidates
@@ -132,21 +133,21 @@ def search_vectors(index: faiss.Index, query: np.ndarray, k: int,
     if k <= 0:
         return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
     kind = index_kind(index)
-    params = None
+    params: Any = None
     if allowed is not None:
         if kind != "flat" and len(allowed) <= EXACT_FILTER_MAX:
             return _exact_among(index, query, k, allowed)
-        selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
+        selector = _faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
         share = len(allowed) / max(index.ntotal, 1)
         if kind == "hnsw":
-            ef = index.hnsw.efSearch
-            params = faiss.SearchParametersHNSW(sel=selector, efSearch=int(min(4096, max(ef, k) / max(share, 1e-3))))
+            ef = _faiss.downcast_index(index).hnsw.efSearch
+            params = _faiss.SearchParametersHNSW(sel=selector, efSearch=int(min(4096, max(ef, k) / max(share, 1e-3))))
         elif kind != "flat":
             ivf = faiss.extract_index_ivf(index)
             nprobe = int(min(ivf.nlist, math.ceil(ivf.nprobe / max(share, 1e-6))))
-            params = faiss.SearchParametersIVF(sel=selector, nprobe=nprobe)
+            params = _faiss.SearchParametersIVF(sel=selector, nprobe=nprobe)
         else:
-            params = faiss.SearchParameters(sel=selector)
+            params = _faiss.SearchParameters(sel=selector)
     scores, ids = index.search(query, k, params=params)
     keep = ids[0] >= 0
     return scores[0][keep], ids[0][keep]
