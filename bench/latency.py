@@ -4,6 +4,7 @@
     .venv/bin/python bench/latency.py kinds   --sizes 10k,100k,1m   # flat / HNSW / IVF-SQ8 / IVF-PQ
     .venv/bin/python bench/latency.py search  --sizes 10k,100k,1m   # whole search, open time
     .venv/bin/python bench/latency.py server  --sizes 10k,100k,1m   # server RSS and start-up
+    .venv/bin/python bench/latency.py stages  --sizes 100k,1m       # where a search spends its time
 
 Corpora: Cleveland City Record issues, oldest first, chunked by our chunker, plus the seed
 corpus (so the dev questions still have their answers at every size). The first 160,000
@@ -328,6 +329,51 @@ def search(size: str) -> None:
     print(json.dumps(result), flush=True)
 
 
+def stages(size: str) -> None:
+    """Where a hybrid search spends its time: the Searcher's steps timed in place (40 questions)."""
+    import faiss
+
+    import indexer.search as search_module
+    from indexer.embed import load_embedder
+    from indexer.search import Searcher
+    from indexer.store import open_index
+
+    faiss.omp_set_num_threads(1)
+    embedder = load_embedder("minilm", threads=1)
+    searcher = Searcher(open_index(PERF / f"index-{size}"), embedder)
+    spent: dict[str, float] = {}
+
+    def timed(owner: object, name: str, label: str) -> None:
+        inner = getattr(owner, name)
+
+        def wrapper(*args: object, **kwargs: object) -> object:
+            started = time.perf_counter()
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                spent[label] = spent.get(label, 0.0) + time.perf_counter() - started
+        setattr(owner, name, wrapper)
+
+    timed(embedder, "encode", "query embedding")
+    timed(search_module, "search_vectors", "FAISS")
+    timed(searcher, "_keyword", "FTS5 keyword query")
+    timed(searcher, "_fuse_scores", "FTS5 bm25 of the semantic candidates (_fuse_scores)")
+    timed(searcher, "_hits", "passages and collapsing (_hits)")
+    queries = query_texts(40)
+    for q in queries[:10]:
+        searcher.search(q, 10)
+    spent.clear()
+    started = time.perf_counter()
+    for q in queries:
+        searcher.search(q, 10)
+    total = time.perf_counter() - started
+    result = {"size": size, "queries": len(queries), "total_ms": round(total / len(queries) * 1000, 1),
+              **{label: round(seconds / len(queries) * 1000, 1) for label, seconds in spent.items()},
+              "machine": machine()}
+    (PERF / f"stages-{size}.json").write_text(json.dumps(result, indent=2))
+    print(json.dumps(result), flush=True)
+
+
 def seed_index() -> Path:
     """The seed corpus alone (111 passages): the 'empty index' baseline for RAM per passage."""
     from indexer.build import build_index
@@ -379,7 +425,7 @@ def server(size: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("step", choices=["prepare", "kinds", "search", "server"])
+    parser.add_argument("step", choices=["prepare", "kinds", "search", "server", "stages"])
     parser.add_argument("--sizes", default="10k,100k,1m")
     parser.add_argument("--mode", default="hybrid", choices=["hybrid", "semantic"], help="search step")
     parser.add_argument("--kinds", default="flat,ivf-sq8,ivf-pq,hnsw", help="kinds to compare (kinds step)")
@@ -387,7 +433,7 @@ def main() -> None:
     KINDS_TO_COMPARE[:] = args.kinds.split(",")
     MODE[0] = args.mode
     for size in args.sizes.split(","):
-        {"prepare": prepare, "kinds": kinds, "search": search, "server": server}[args.step](size)
+        {"prepare": prepare, "kinds": kinds, "search": search, "server": server, "stages": stages}[args.step](size)
 
 
 if __name__ == "__main__":
