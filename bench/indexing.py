@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/indexing.py pipeline [--issues 1] [--runs 3]
     .venv/bin/python bench/indexing.py options  [--texts 256] [--runs 3]
+    .venv/bin/python bench/indexing.py memory   [--sizes 10k,100k]   # after bench/latency.py prepare
 
 `pipeline`: the whole build (`build_index`: read, chunk, embed, SQLite + FTS5, FAISS) of the
 first Cleveland City Record issues with an empty vector cache, against the model's raw
@@ -168,15 +169,54 @@ def options(args: argparse.Namespace) -> dict[str, object]:
     return {"step": "options", "texts": len(texts), "runs": args.runs, "rows": rows}
 
 
+def memory(args: argparse.Namespace) -> dict[str, object]:
+    """Peak RSS of a whole build of the latency benchmark's corpora, every vector from the cache.
+
+    Each build runs in a child process (bench/latency.py prepare must have run), so its
+    peak is its own; no model is loaded.
+    """
+    import subprocess
+
+    code = """
+import resource, shutil, sys, tempfile
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from bench.latency import PERF, CachedOnly
+from indexer.build import build_index
+size = sys.argv[2]
+work = Path(tempfile.mkdtemp(prefix="memory-", dir=PERF))
+shutil.copy(PERF / f"index-{size}" / "cache.sqlite", work / "cache.sqlite")
+report = build_index([PERF / f"corpus-{size}"], work, CachedOnly())
+shutil.rmtree(work)
+print(report.passages, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+"""
+    rows = []
+    for size in args.sizes.split(","):
+        started = time.perf_counter()
+        done = subprocess.run([sys.executable, "-c", code, str(Path(__file__).resolve().parent.parent), size],
+                              capture_output=True, text=True, check=True)
+        passages, peak = (int(x) for x in done.stdout.split()[-2:])
+        row = {"size": size, "passages": passages, "peak_rss_mb": round(peak / 1e6),
+               "seconds": round(time.perf_counter() - started, 1), "machine": machine()}
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    if len(rows) >= 2:
+        a, b = rows[0], rows[-1]
+        per = (b["peak_rss_mb"] - a["peak_rss_mb"]) * 1e6 / (b["passages"] - a["passages"])
+        return {"step": "memory", "rows": rows, "bytes_per_extra_passage": round(per)}
+    return {"step": "memory", "rows": rows}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("step", choices=["pipeline", "options"])
+    parser.add_argument("step", choices=["pipeline", "options", "memory"])
+    parser.add_argument("--sizes", default="10k,100k", help="prepared corpora to build (memory)")
     parser.add_argument("--issues", type=int, default=1, help="Cleveland issues to index (about 700 passages each)")
     parser.add_argument("--texts", type=int, default=256, help="texts per timed encode (options)")
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
-    result = pipeline(args) if args.step == "pipeline" else options(args)
+    result = {"pipeline": pipeline, "options": options, "memory": memory}[args.step](args)
     (OUT / f"indexing-{args.step}.json").write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
 
