@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -28,6 +29,10 @@ from .vector_index import search_vectors
 MAX_QUERY_CHARS = 1000
 MAX_K = 100
 MODES = ("hybrid", "rrf", "keyword", "semantic")
+# Keyword-side pruning never applies below this many passages per word: small indexes are
+# cheap to search whole, and there every word still counts (docs/benchmarks.md).
+PRUNE_MIN_PASSAGES = 1000
+_DF_CACHE_SIZE = 50_000
 
 NO_MATCH_FLOOR = ("No passages match this question closely enough. Try other words, or fewer filters.")
 NO_MATCH = "No passages match. Try other words, or fewer filters."
@@ -56,6 +61,10 @@ class Tuning:
     # and no candidate holds every query word, there are no results. None: the model's own.
     floor: float | None = None
     duplicate_overlap: float = 0.8  # word-set overlap above which two passages are the same
+    # Keyword side: a plain word found in more than this share of the passages (and in at least
+    # PRUNE_MIN_PASSAGES) is left out of the FTS5 OR query; one word always stays. Such
+    # words add little to bm25 but make FTS5 score huge posting lists. 0: keep every word.
+    prune_share: float = 0.05
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -118,32 +127,84 @@ class Searcher:
         self.index, self.embedder = index, embedder
         self.tuning = tuning or Tuning()
         self._has_procedural = bool(index.sql("SELECT 1 FROM documents WHERE procedural = 1 LIMIT 1"))
+        self._passages = index.manifest.passages
+        self._df: dict[str, int] = {}  # word -> passages holding it, counted up to the pruning cap
+        self._df_lock = threading.Lock()
+
+    def _unrestricted(self, filters: Filters) -> bool:
+        """Whether `filters` let every passage of the index through (the common case)."""
+        return filters == Filters(include_procedural=filters.include_procedural) and (
+            filters.include_procedural or not self._has_procedural)
 
     def _allowed_ids(self, filters: Filters) -> np.ndarray | None:
-        if filters == Filters(include_procedural=filters.include_procedural) and (
-                filters.include_procedural or not self._has_procedural):
+        if self._unrestricted(filters):
             return None  # no restriction: search everything
         where, params = _filter_sql(filters)
         rows = self.index.sql(f"SELECT p.id FROM passages p JOIN documents d ON d.doc = p.doc WHERE {where}", params)
         return np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
 
-    def _keyword(self, parsed: KeywordQuery, filters: Filters, limit: int,
-                 tuning: Tuning | None = None) -> list[tuple[int, float]]:
-        """(passage id, bm25 score; lower is better) for the passages the query selects, best first."""
+    def _document_frequency(self, word: str, cap: int) -> int:
+        """Passages holding `word` (as FTS5 stems it), counted up to `cap` + 1; cached per index."""
+        count = self._df.get(word)
+        if count is None:
+            try:
+                count = self.index.sql("SELECT count(*) FROM (SELECT 1 FROM passages_fts WHERE passages_fts MATCH ? "
+                                       "LIMIT ?)", [f'"{word}"', cap + 1])[0][0]
+            except sqlite3.OperationalError:
+                count = 0
+            with self._df_lock:
+                if len(self._df) >= _DF_CACHE_SIZE:
+                    self._df.clear()
+                self._df[word] = count
+        return count
+
+    def _pruned(self, parsed: KeywordQuery, tuning: Tuning) -> KeywordQuery:
+        """`parsed` without its very frequent plain words, for the bm25 retrieval and scoring.
+
+        Quoted phrases and exclusions are untouched (a query with phrases matches on them
+        alone), and a query never becomes empty: when every word is over the cap, the rarest
+        as counted (counts stop at the cap, so the first of those) stays.
+        """
+        if parsed.required or len(parsed.optional) < 2 or tuning.prune_share <= 0:
+            return parsed
+        cap = int(tuning.prune_share * self._passages)
+        if cap < PRUNE_MIN_PASSAGES:
+            return parsed
+        counts = {word: self._document_frequency(word, cap) for word in parsed.optional}
+        keep = tuple(w for w in parsed.optional if counts[w] <= cap) or (min(parsed.optional, key=counts.__getitem__),)
+        return parsed if len(keep) == len(parsed.optional) else replace(parsed, optional=keep)
+
+    def _keyword(self, parsed: KeywordQuery, filters: Filters, limit: int, tuning: Tuning | None = None,
+                 also: list[int] | None = None) -> tuple[list[tuple[int, float]], dict[int, float]]:
+        """(passage id, bm25 score; lower is better) for the passages the query selects, best first;
+        and the bm25 of those of `also` that the query selects, found in the same FTS5 pass.
+
+        One pass, not two: FTS5 scores every passage the query selects whatever the LIMIT, so
+        the semantic candidates' bm25 (`_fuse_scores`) is read from the same scan, sorted
+        first. No join to passages and documents when no filter applies.
+        """
         match = parsed.match
         if match is None:
-            return []
+            return [], {}
         tuning = tuning or self.tuning
-        where, params = _filter_sql(filters)
+        also = also or []
+        if self._unrestricted(filters):
+            source, where, params = "passages_fts f", "1", []
+        else:
+            where, params = _filter_sql(filters)
+            source = "passages_fts f JOIN passages p ON p.id = f.rowid JOIN documents d ON d.doc = p.doc"
+        first = f"f.rowid IN ({','.join('?' * len(also))})" if also else "0"
         try:
             rows = self.index.sql(
-                "SELECT f.rowid, bm25(passages_fts, ?, ?) AS s FROM passages_fts f "
-                "JOIN passages p ON p.id = f.rowid JOIN documents d ON d.doc = p.doc "
-                f"WHERE passages_fts MATCH ? AND {where} ORDER BY s LIMIT ?",
-                [tuning.text_weight, tuning.heading_weight, match, *params, limit])
+                f"SELECT f.rowid, bm25(passages_fts, ?, ?) AS s, {first} AS c FROM {source} "
+                f"WHERE passages_fts MATCH ? AND {where} ORDER BY c DESC, s LIMIT ?",
+                [tuning.text_weight, tuning.heading_weight, *also, match, *params, limit + len(also)])
         except sqlite3.OperationalError:
-            return []  # parse_query quotes every term, so this is a safety net, not a path
-        return [(row[0], row[1]) for row in rows]
+            return [], {}  # parse_query quotes every term, so this is a safety net, not a path
+        scored = {row[0]: row[1] for row in rows if row[2]}
+        # The best `limit` overall lie among the candidates found and the best `limit` others.
+        best = sorted(((row[0], row[1]) for row in rows), key=lambda item: item[1])[:limit]
+        return best, scored
 
     def _excluded_ids(self, parsed: KeywordQuery) -> set[int]:
         if not parsed.exclusion_match:
@@ -161,7 +222,7 @@ class Searcher:
         parsed = parse_query(query)
         allowed = self._allowed_ids(filters)
         if parsed.required:  # quoted phrases are a requirement, for both retrievers
-            required = {pid for pid, _ in self._keyword(parsed, filters, 1_000_000, tuning)}
+            required = {pid for pid, _ in self._keyword(parsed, filters, 1_000_000, tuning)[0]}
             allowed = np.array(sorted(required), dtype=np.int64)
         excluded = self._excluded_ids(parsed)
 
@@ -173,8 +234,12 @@ class Searcher:
             scores, ids = search_vectors(self.index.vectors, vector, pool, allowed)
             semantic = {int(i): float(s) for i, s in zip(ids, scores, strict=True) if int(i) not in excluded}
         keyword: list[tuple[int, float]] = []
+        scored: dict[int, float] = {}
+        score_fusion = mode == "hybrid" and tuning.fusion == "score"
+        ranking = self._pruned(parsed, tuning)  # the words that retrieve and score by bm25
         if mode != "semantic":
-            keyword = self._keyword(parsed, filters, tuning.pool if mode != "keyword" else k, tuning)
+            keyword, scored = self._keyword(ranking, filters, tuning.pool if mode != "keyword" else k, tuning,
+                                            also=list(semantic) if score_fusion else None)
         keyword_rank = {pid: rank for rank, (pid, _) in enumerate(keyword, 1)}
 
         if mode == "keyword":
@@ -182,9 +247,9 @@ class Searcher:
         elif mode == "semantic":
             ranked, fused = list(semantic), semantic
         else:
-            if mode == "hybrid" and tuning.fusion == "score":
+            if score_fusion:
                 assert vector is not None
-                fused = self._fuse_scores(semantic, keyword, vector, parsed, tuning)
+                fused = self._fuse_scores(semantic, keyword, vector, ranking, tuning, scored)
             elif mode == "rrf":  # the baseline: plain, equal weights
                 fused = self._fuse(semantic, keyword_rank, Tuning(rrf_k=tuning.rrf_k))
             else:
@@ -211,12 +276,14 @@ class Searcher:
         return fused
 
     def _fuse_scores(self, semantic: dict[int, float], keyword: list[tuple[int, float]], vector: np.ndarray,
-                     parsed: KeywordQuery, tuning: Tuning) -> dict[int, float]:
+                     parsed: KeywordQuery, tuning: Tuning,
+                     scored: dict[int, float] | None = None) -> dict[int, float]:
         """Weighted sum of bm25 and cosine, each standardised (z-score) over the union of both pools.
 
         Each retriever's score is known for every candidate: the cosine of keyword-only
         candidates comes from their stored vectors, the bm25 of semantic-only ones from FTS5
-        (0 when they contain no query word).
+        (0 when they contain no query word): `scored` when `_keyword` read them in its own
+        pass, otherwise a query of their own.
         """
         bm25 = {pid: -s for pid, s in keyword}
         missing = [pid for pid in bm25 if pid not in semantic]
@@ -224,7 +291,9 @@ class Searcher:
             stored = np.stack([self.index.vectors.reconstruct(pid) for pid in missing])
             semantic.update({pid: float(s) for pid, s in zip(missing, stored @ vector, strict=True)})
         unscored = [pid for pid in semantic if pid not in bm25]
-        if unscored and parsed.match:
+        if scored is not None:
+            bm25.update({pid: -scored[pid] for pid in unscored if pid in scored})
+        elif unscored and parsed.match:
             marks = ",".join("?" * len(unscored))
             rows = self.index.sql(f"SELECT rowid, bm25(passages_fts, ?, ?) FROM passages_fts "
                                   f"WHERE passages_fts MATCH ? AND rowid IN ({marks})",
