@@ -188,8 +188,9 @@ class Searcher:
             return [], {}
         tuning = tuning or self.tuning
         also = also or []
+        params: list[object] = []
         if self._unrestricted(filters):
-            source, where, params = "passages_fts f", "1", []
+            source, where = "passages_fts f", "1"
         else:
             where, params = _filter_sql(filters)
             source = "passages_fts f JOIN passages p ON p.id = f.rowid JOIN documents d ON d.doc = p.doc"
