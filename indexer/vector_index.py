@@ -19,6 +19,7 @@ none of them and come back short: txtai #915).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import faiss
@@ -37,6 +38,7 @@ TRAIN_PER_CELL = 40           # k-means training sample: this many vectors per c
 TRAIN_ITERATIONS = 10
 EXACT_FILTER_MAX = 20_000     # allowed sets up to this size are searched exactly
 PQ_BYTES = 48                 # ivf-pq: bytes per vector (a divisor of the dimension)
+ADD_WINDOW = 65_536           # vectors handed to FAISS per add call
 
 
 def choose_kind(count: int) -> str:
@@ -61,7 +63,25 @@ def build_vector_index(vectors: np.ndarray, dimension: int, kind: str | None = N
     falls back to flat.
     """
     vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, dimension)
-    count = len(vectors)
+
+    def rows(ids: np.ndarray) -> np.ndarray:
+        if len(ids) and ids[-1] - ids[0] + 1 == len(ids):  # a window of consecutive ids: a view, no copy
+            return vectors[ids[0]:ids[-1] + 1]
+        return vectors[ids]
+
+    # HNSW gets every vector in one call, as its graph depends on the order of insertion batches.
+    window = max(len(vectors), 1) if kind == "hnsw" else ADD_WINDOW
+    return fill_vector_index(len(vectors), dimension, rows, kind, seed, window)
+
+
+def fill_vector_index(count: int, dimension: int, rows: Callable[[np.ndarray], np.ndarray],
+                      kind: str | None = None, seed: int = 1234,
+                      window: int = ADD_WINDOW) -> tuple[faiss.Index, str]:
+    """A FAISS index of `count` vectors that `rows(ids)` hands out (sorted ids; id i = row i).
+
+    The vectors never need to be in memory together: an IVF kind trains on a sample of
+    them, then every kind takes them `window` at a time, in id order.
+    """
     kind = kind or choose_kind(count)
     if kind not in KINDS:
         raise ValueError(f"unknown index kind '{kind}'; choose one of: {', '.join(KINDS)}")
@@ -70,35 +90,38 @@ def build_vector_index(vectors: np.ndarray, dimension: int, kind: str | None = N
     index: faiss.Index
     if kind == "flat":
         index = faiss.IndexFlatIP(dimension)
-        index.add(vectors)
-        return index, kind
-    if kind == "hnsw":
+    elif kind == "hnsw":
         index = faiss.IndexHNSWFlat(dimension, HNSW_M, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
         index.hnsw.efSearch = HNSW_EF_SEARCH
-        index.add(vectors)
-        return index, kind
-    nlist = ivf_cells(count)
-    quantizer = faiss.IndexFlatIP(dimension)
-    if kind == "ivf-sq8":
-        index = faiss.IndexIVFScalarQuantizer(quantizer, dimension, nlist, faiss.ScalarQuantizer.QT_8bit,
-                                              faiss.METRIC_INNER_PRODUCT)
     else:
-        m = next(m for m in range(min(PQ_BYTES, dimension), 0, -1) if dimension % m == 0)
-        index = faiss.IndexIVFPQ(quantizer, dimension, nlist, m, 8, faiss.METRIC_INNER_PRODUCT)
-    index.cp.spherical = True  # unit vectors: keep the centroids on the sphere
-    index.cp.seed = seed
-    index.cp.niter = TRAIN_ITERATIONS
-    sample = vectors
-    if count > TRAIN_PER_CELL * nlist:
-        rng = np.random.default_rng(seed)
-        sample = vectors[np.sort(rng.choice(count, TRAIN_PER_CELL * nlist, replace=False))]
-    index.train(sample)  # the Python wrapper keeps `quantizer` alive with the index
-    for start in range(0, count, 65_536):  # add in slices: no second full copy in memory
-        index.add(vectors[start:start + 65_536])
-    index.make_direct_map()  # reconstruct(id) for keyword-only candidates
-    index.nprobe = default_nprobe(nlist)
+        nlist = ivf_cells(count)
+        quantizer = faiss.IndexFlatIP(dimension)
+        if kind == "ivf-sq8":
+            index = faiss.IndexIVFScalarQuantizer(quantizer, dimension, nlist, faiss.ScalarQuantizer.QT_8bit,
+                                                  faiss.METRIC_INNER_PRODUCT)
+        else:
+            m = next(m for m in range(min(PQ_BYTES, dimension), 0, -1) if dimension % m == 0)
+            index = faiss.IndexIVFPQ(quantizer, dimension, nlist, m, 8, faiss.METRIC_INNER_PRODUCT)
+        index.cp.spherical = True  # unit vectors: keep the centroids on the sphere
+        index.cp.seed = seed
+        index.cp.niter = TRAIN_ITERATIONS
+        nprobe = default_nprobe(nlist)
+        sample = np.arange(count)
+        if count > TRAIN_PER_CELL * nlist:
+            rng = np.random.default_rng(seed)
+            sample = np.sort(rng.choice(count, TRAIN_PER_CELL * nlist, replace=False))
+        index.train(_float32(rows(sample), dimension))  # the Python wrapper keeps `quantizer` alive
+    for start in range(0, count, window):  # in windows: no second full copy in memory
+        index.add(_float32(rows(np.arange(start, min(count, start + window))), dimension))
+    if isinstance(index, faiss.IndexIVF):
+        index.make_direct_map()  # reconstruct(id) for keyword-only candidates
+        index.nprobe = nprobe
     return index, kind
+
+
+def _float32(vectors: np.ndarray, dimension: int) -> np.ndarray:
+    return np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, dimension)
 
 
 def index_kind(index: faiss.Index) -> str:
