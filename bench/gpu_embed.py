@@ -84,7 +84,7 @@ def main() -> None:
             runs.append(len(sample) / (time.perf_counter() - t))
         rates[f"one call, batch {batch}"] = {"median": round(statistics.median(runs)), "runs": [round(r) for r in runs]}
         print(batch, rates[f"one call, batch {batch}"], flush=True)
-    # As build.embed_all calls it: longest first, in calls of `commit` texts.
+    # As a build calls it (vector_cache.embed_missing): longest first, in calls of `commit` texts.
     ordered = sorted(sample, key=len, reverse=True)
     for commit, batch in ((256, 256), (256, 1024), (8192, 1024), (16384, 2048)):
         runs = []

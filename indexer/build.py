@@ -1,35 +1,46 @@
 """Build an index: read documents, chunk, embed what is new, write a build, swap it in.
 
-Vectors are cached by (model, hash of the embedded text) in `cache.sqlite` beside the
-builds and committed batch by batch, so a re-run embeds only new or changed passages and
-a killed build resumes where it stopped.
+The build streams: each document is written to the new build's SQLite as soon as it is
+read and chunked, and dropped; per passage only the hash and length of its embedding text
+stay in memory (indexer.vector_cache). Vectors are cached by (model, hash of the embedded
+text) in `cache.sqlite` beside the builds and committed batch by batch, so a re-run embeds
+only new or changed passages and a killed build resumes where it stopped; FAISS then takes
+them from the cache a window at a time. Peak memory in docs/benchmarks.md ("Memory").
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import os
 import shutil
 import sqlite3
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import ParamSpec
 
-import numpy as np
-from tqdm import tqdm
-
 from .chunk import CHUNKER_VERSION, chunk_document
 from .embed import Embedder, embedding_text
 from .ingest import IngestOptions, Problem, load_documents
 from .records import Document, DocumentInfo, Passage
-from .store import SCHEMA, Index, Manifest, current_build, swap_in, write_vectors
+from .store import (
+    INFO_COLUMNS,
+    SCHEMA,
+    Index,
+    Manifest,
+    current_build,
+    row_to_info,
+    row_to_passage,
+    swap_in,
+    write_vectors,
+)
+from .vector_cache import PassageHashes, VectorCache, embed_missing, plan_embedding
 
-EMBED_BATCH = 256  # texts per cache commit; the model batches within it
+READ_WINDOW = 8192  # vectors read from the cache per FAISS add (12 MB at 384 dimensions)
 
 
 @dataclass
@@ -54,98 +65,84 @@ def info_of(document: Document) -> DocumentInfo:
                         document.see_also, document.attribution)
 
 
-class VectorCache:
-    def __init__(self, path: Path, model: str, dimension: int) -> None:
-        self.model, self.dimension = model, dimension
+class BuildDatabase:
+    """The new build's index.sqlite, written a document at a time (one transaction until `finish`)."""
+
+    def __init__(self, path: Path) -> None:
         self.conn = sqlite3.connect(path)
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("CREATE TABLE IF NOT EXISTS vectors (model TEXT, hash TEXT, vector BLOB, "
-                          "PRIMARY KEY (model, hash)) WITHOUT ROWID")
+        self.conn.row_factory = sqlite3.Row
+        self.conn.executescript(SCHEMA)
+        self.documents = self.passages = 0
 
-    def get(self, hashes: list[str]) -> dict[str, np.ndarray]:
-        found: dict[str, np.ndarray] = {}
-        for i in range(0, len(hashes), 500):
-            chunk = hashes[i:i + 500]
+    def add(self, document: Document, chunks: list[Passage]) -> None:
+        span = document.date
+        self.conn.execute(
+            "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (self.documents, document.document_id, document.title, document.council, document.committee,
+             document.item, span.text if span else None, span.start.isoformat() if span else None,
+             span.end.isoformat() if span else None, document.source_url, json.dumps(list(document.see_also)),
+             document.attribution, document.path, int(document.procedural), json.dumps(list(document.page_starts)),
+             document.content_hash, json.dumps(document.extra), document.text))
+        rows = [(self.passages + i, self.documents, p.ordinal, p.char_start, p.char_end, p.kind, p.heading, p.page,
+                 p.text) for i, p in enumerate(chunks)]
+        self.conn.executemany("INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?)", rows)
+        self.documents += 1
+        self.passages += len(rows)
+
+    def finish(self) -> None:
+        self.conn.execute("INSERT INTO passages_fts(passages_fts) VALUES ('rebuild')")
+        self.conn.commit()
+
+    def embedding_texts(self, ids: list[int]) -> list[str]:
+        """The embedding text of each passage id, rebuilt from the rows written (as `embedding_text`)."""
+        text_of: dict[int, str] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
             rows = self.conn.execute(
-                f"SELECT hash, vector FROM vectors WHERE model = ? AND hash IN ({','.join('?' * len(chunk))})",
-                [self.model, *chunk])
-            for digest, blob in rows:
-                vector = np.frombuffer(blob, dtype=np.float32)
-                if vector.size == self.dimension:
-                    found[digest] = vector
-        return found
-
-    def put(self, items: list[tuple[str, np.ndarray]]) -> None:
-        with self.conn:
-            self.conn.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)",
-                                  [(self.model, digest, vector.astype(np.float32).tobytes())
-                                   for digest, vector in items])
+                f"SELECT p.id, p.ordinal, p.char_start, p.char_end, p.kind, p.heading, p.page, p.text, "
+                f"{INFO_COLUMNS} FROM passages p JOIN documents d ON d.doc = p.doc "
+                f"WHERE p.id IN ({','.join('?' * len(chunk))})", chunk)
+            text_of.update((row["id"], embedding_text(row_to_passage(row), row_to_info(row))) for row in rows)
+        return [text_of[i] for i in ids]
 
     def close(self) -> None:
         self.conn.close()
 
 
-def _write_sqlite(path: Path, documents: list[Document], passages: list[list[Passage]]) -> None:
-    conn = sqlite3.connect(path)
-    try:
-        conn.executescript(SCHEMA)
-        next_id = 0
-        for doc_number, (document, chunks) in enumerate(zip(documents, passages, strict=True)):
-            span = document.date
-            conn.execute(
-                "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (doc_number, document.document_id, document.title, document.council, document.committee,
-                 document.item, span.text if span else None, span.start.isoformat() if span else None,
-                 span.end.isoformat() if span else None, document.source_url, json.dumps(list(document.see_also)),
-                 document.attribution, document.path, int(document.procedural), json.dumps(list(document.page_starts)),
-                 document.content_hash, json.dumps(document.extra), document.text))
-            rows = [(next_id + i, doc_number, p.ordinal, p.char_start, p.char_end, p.kind, p.heading, p.page, p.text)
-                    for i, p in enumerate(chunks)]
-            conn.executemany("INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?)", rows)
-            next_id += len(rows)
-        conn.execute("INSERT INTO passages_fts(passages_fts) VALUES ('rebuild')")
-        conn.commit()
-    finally:
-        conn.close()
-
-
-def collect(paths: Iterable[Path], report: BuildReport, options: IngestOptions | None = None) -> list[Document]:
-    """Read every document once; duplicates of an id are reported, the first one kept."""
-    documents: dict[str, Document] = {}
+def unique_documents(paths: Iterable[Path], report: BuildReport,
+                     options: IngestOptions | None = None) -> Iterator[Document]:
+    """Every document, read once; duplicates of an id are reported, the first one kept."""
+    first_path: dict[str, str | None] = {}
     options = options or IngestOptions()
     for item in load_documents(paths, options):  # shows its own progress bar, by file
         if isinstance(item, Problem):
             report.problems.append(item)
-        elif item.document_id in documents:
+        elif item.document_id in first_path:
             report.problems.append(Problem(item.path or item.document_id,
                                            f"duplicate document_id '{item.document_id}' (first: "
-                                           f"{documents[item.document_id].path}); skipped"))
+                                           f"{first_path[item.document_id]}); skipped"))
         else:
-            documents[item.document_id] = item
+            first_path[item.document_id] = item.path
+            yield item
     report.files = options.stats.files
-    return list(documents.values())
 
 
-def embed_all(texts: list[str], embedder: Embedder, cache: VectorCache, report: BuildReport,
-              batch_size: int = 64) -> np.ndarray:
-    hashes = [hashlib.sha256(text.encode("utf-8")).hexdigest() for text in texts]
-    known = cache.get(list(dict.fromkeys(hashes)))
-    missing = list(dict.fromkeys(h for h in hashes if h not in known))
-    report.reused = sum(1 for h in hashes if h in known)
-    text_of = dict(zip(hashes, texts, strict=True))
-    # Longest first so each model batch holds texts of similar length (less padding).
-    missing.sort(key=lambda h: len(text_of[h]), reverse=True)
-    with tqdm(total=len(missing), desc="embedding", unit=" passages", disable=None) as bar:
-        for i in range(0, len(missing), EMBED_BATCH):
-            batch = missing[i:i + EMBED_BATCH]
-            vectors = embedder.encode([text_of[h] for h in batch], batch_size=batch_size)
-            cache.put(list(zip(batch, vectors, strict=True)))
-            known.update(zip(batch, vectors, strict=True))
-            bar.update(len(batch))
-    report.embedded = len(missing)
-    if not texts:
-        return np.zeros((0, embedder.dimension), dtype=np.float32)
-    return np.stack([known[h] for h in hashes]).astype(np.float32)
+def collect(paths: Iterable[Path], report: BuildReport, options: IngestOptions | None = None) -> list[Document]:
+    """Every document in memory at once (benchmarks); a build streams them instead."""
+    return list(unique_documents(paths, report, options))
+
+
+@contextmanager
+def _writing(builds: Path) -> Iterator[None]:
+    """Errors writing the new build become a BuildError that says the previous index still serves."""
+    try:
+        yield
+    except BuildError:
+        raise
+    except (OSError, sqlite3.Error, RuntimeError) as exc:  # RuntimeError: FAISS write errors, IndexCorrupt
+        reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0][:300]
+        raise BuildError(f"could not write the new index in {builds}: {reason}; "
+                         "the previous index is still serving") from None
 
 
 P = ParamSpec("P")
@@ -192,49 +189,25 @@ def build_index(paths: list[Path], index_dir: Path, embedder: Embedder, *,
     ingest = ingest or IngestOptions()
     if ingest.cache_path is None:
         ingest.cache_path = index_dir / "extracted.sqlite"
-    documents = collect(paths, report, ingest)
-    if not documents:
-        failed = [p for p in report.problems if p.kind == "failed"]
-        raise BuildError("no documents could be read; nothing was indexed"
-                         + (f" ({len(failed)} files failed: "
-                            + "; ".join(f"{p.source}: {p.reason}" for p in failed[:5])
-                            + (" ..." if len(failed) > 5 else "") + ")" if failed else ""))
-    chunks = [chunk_document(d) for d in tqdm(documents, desc="chunking", unit=" docs", disable=None)]
-    texts = [embedding_text(p, info_of(d)) for d, ps in zip(documents, chunks, strict=True) for p in ps]
-
-    cache = VectorCache(index_dir / "cache.sqlite", embedder.name, embedder.dimension)
+    tmp = builds / f".tmp-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%fZ')}-{os.getpid()}"
     try:
-        vectors = embed_all(texts, embedder, cache, report, batch_size)
-    finally:
-        cache.close()
-    if after_embedding:
-        after_embedding()
-
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    tmp = builds / f".tmp-{stamp}-{os.getpid()}"
-    try:
-        tmp.mkdir()
-        _write_sqlite(tmp / "index.sqlite", documents, chunks)
-        kind = write_vectors(tmp, vectors, embedder.dimension)
-        report.documents, report.passages = len(documents), len(texts)
-        report.seconds = round(time.perf_counter() - started, 2)
-        manifest = Manifest(model=embedder.name, dimension=embedder.dimension, chunker_version=CHUNKER_VERSION,
-                            documents=report.documents, passages=report.passages,
-                            built_at=datetime.now(UTC).isoformat(timespec="seconds"),
-                            build_seconds=report.seconds, sources=tuple(str(Path(p).resolve()) for p in paths),
-                            faiss_index=kind)
-        (tmp / "manifest.json").write_text(manifest.to_json())
-        for file in tmp.iterdir():
-            with open(file, "rb") as handle:
-                os.fsync(handle.fileno())
-        Index(tmp).close()  # read it back: a write the disk silently dropped fails here, not in the server
-        final = builds / stamp
-        os.rename(tmp, final)
-    except (OSError, sqlite3.Error, RuntimeError) as exc:  # RuntimeError: FAISS write errors, IndexCorrupt
+        with _writing(builds):
+            tmp.mkdir()
+            database = BuildDatabase(tmp / "index.sqlite")
+        with closing(database):
+            hashes = _write_documents(paths, ingest, database, report, builds)
+            with closing(VectorCache(index_dir / "cache.sqlite", embedder.name, embedder.dimension)) as cache:
+                order, report.reused = plan_embedding(hashes, cache)
+                embed_missing(order, database.embedding_texts, hashes, embedder, cache, batch_size)
+                report.embedded = len(order)
+                database.close()  # before the files are synced and read back
+                if after_embedding:
+                    after_embedding()
+                with _writing(builds):
+                    final = _finish(tmp, builds, paths, embedder, report, hashes, cache, started)
+    except BaseException:  # killed or failed: no half-written build is left behind
         shutil.rmtree(tmp, ignore_errors=True)
-        reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0][:300]
-        raise BuildError(f"could not write the new index in {builds}: {reason}; "
-                         "the previous index is still serving") from None
+        raise
     try:
         swap_in(index_dir, final)
     except OSError:
@@ -243,3 +216,46 @@ def build_index(paths: list[Path], index_dir: Path, embedder: Embedder, *,
         raise
     report.build_dir = final
     return report
+
+
+def _write_documents(paths: list[Path], ingest: IngestOptions, database: BuildDatabase, report: BuildReport,
+                     builds: Path) -> PassageHashes:
+    """Read, chunk and write every document to the new build; the hash of each passage's embedding text."""
+    hashes = PassageHashes()
+    for document in unique_documents(paths, report, ingest):
+        chunks = chunk_document(document)
+        info = info_of(document)
+        for passage in chunks:
+            hashes.add(embedding_text(passage, info))
+        with _writing(builds):
+            database.add(document, chunks)
+    if not database.documents:
+        failed = [p for p in report.problems if p.kind == "failed"]
+        raise BuildError("no documents could be read; nothing was indexed"
+                         + (f" ({len(failed)} files failed: "
+                            + "; ".join(f"{p.source}: {p.reason}" for p in failed[:5])
+                            + (" ..." if len(failed) > 5 else "") + ")" if failed else ""))
+    with _writing(builds):
+        database.finish()
+    report.documents, report.passages = database.documents, database.passages
+    return hashes
+
+
+def _finish(tmp: Path, builds: Path, paths: list[Path], embedder: Embedder, report: BuildReport,
+            hashes: PassageHashes, cache: VectorCache, started: float) -> Path:
+    """Write the vectors and the manifest, make it durable, read it back, rename it into place."""
+    kind = write_vectors(tmp, len(hashes), cache.reader(hashes), embedder.dimension, READ_WINDOW)
+    report.seconds = round(time.perf_counter() - started, 2)
+    manifest = Manifest(model=embedder.name, dimension=embedder.dimension, chunker_version=CHUNKER_VERSION,
+                        documents=report.documents, passages=report.passages,
+                        built_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                        build_seconds=report.seconds, sources=tuple(str(Path(p).resolve()) for p in paths),
+                        faiss_index=kind)
+    (tmp / "manifest.json").write_text(manifest.to_json())
+    for file in tmp.iterdir():
+        with open(file, "rb") as handle:
+            os.fsync(handle.fileno())
+    Index(tmp).close()  # read it back: a write the disk silently dropped fails here, not in the server
+    final = builds / datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    os.rename(tmp, final)
+    return final

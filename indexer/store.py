@@ -19,6 +19,7 @@ import os
 import shutil
 import sqlite3
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -256,11 +257,13 @@ def open_index(index_dir: Path) -> Index:
     return Index(build)
 
 
-def write_vectors(build_dir: Path, vectors: np.ndarray, dimension: int) -> str:
-    """Write the FAISS index for `vectors` (row i = passage id i); returns its kind."""
-    from .vector_index import build_vector_index
+def write_vectors(build_dir: Path, count: int, rows: Callable[[np.ndarray], np.ndarray], dimension: int,
+                  window: int = 65_536) -> str:
+    """Write the FAISS index of `count` vectors, `rows(ids)` giving them `window` at a time
+    (id = passage id); returns its kind."""
+    from .vector_index import fill_vector_index
 
-    index, kind = build_vector_index(vectors, dimension)
+    index, kind = fill_vector_index(count, dimension, rows, window=window)
     faiss.write_index(index, str(build_dir / "vectors.faiss"))
     return kind
 

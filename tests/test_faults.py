@@ -61,7 +61,7 @@ FAULTS = [
     ("vector cache (read-only)", "indexer.build.VectorCache.__init__", sqlite_read_only,
      "unable to open database file"),
     ("vector cache (disk full)", "indexer.build.VectorCache.put", sqlite_full, "database or disk is full"),
-    ("index.sqlite (disk full)", "indexer.build._write_sqlite", sqlite_full, "database or disk is full"),
+    ("index.sqlite (disk full)", "indexer.build.BuildDatabase.add", sqlite_full, "database or disk is full"),
     ("vectors.faiss (disk full)", "indexer.build.write_vectors", faiss_full, "No space left on device"),
     ("manifest (disk full)", "indexer.build.Path.write_text", disk_full, "No space left on device"),
     ("fsync (disk full)", "indexer.build.os.fsync", disk_full, "No space left on device"),
@@ -115,7 +115,7 @@ def test_write_fault_during_a_build_leaves_the_old_index_serving(
 def test_cli_reports_a_full_disk_in_one_line(fresh_index_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from server.cli import cli
 
-    monkeypatch.setattr("indexer.build._write_sqlite", sqlite_full)
+    monkeypatch.setattr("indexer.build.BuildDatabase.add", sqlite_full)
     result = CliRunner().invoke(cli, ["--index-dir", str(fresh_index_dir), "index", str(CORPUS)],
                                 env={"MINUTES_MODEL": "hashing"})
     assert result.exit_code == 1
