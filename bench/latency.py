@@ -5,6 +5,7 @@
     .venv/bin/python bench/latency.py search  --sizes 10k,100k,1m   # whole search, open time
     .venv/bin/python bench/latency.py server  --sizes 10k,100k,1m   # server RSS and start-up
     .venv/bin/python bench/latency.py stages  --sizes 100k,1m       # where a search spends its time
+    .venv/bin/python bench/latency.py prune   --sizes 1m            # frequent-word pruning: speed vs ranking
 
 Corpora: Cleveland City Record issues, oldest first, chunked by our chunker, plus the seed
 corpus (so the dev questions still have their answers at every size). The first 160,000
@@ -38,6 +39,7 @@ from bench.common import (  # noqa: E402
     dir_size,
     load_questions,
     machine,
+    mark_current,
     percentiles,
     rss_bytes,
 )
@@ -47,6 +49,7 @@ GPU_TEXTS = SCRATCH.parent / ".gpu" / "texts.jsonl.xz"
 ISSUES = {"10k": 15, "100k": 168, "1m": 1493}  # issues (oldest first) that give about 10k, 100k, 1M passages
 NOISE = 0.35  # norm of the perturbation added to a real unit vector for synthetic passages
 KINDS_TO_COMPARE = ["flat", "ivf-sq8", "ivf-pq", "hnsw"]
+PRUNE_SHARES = [0.05, 0.02, 0.01, 0.005]  # prune step: the default first, the others compared with it
 MODE = ["hybrid"]  # search step: the searcher's mode (hybrid, or semantic for the vector side alone)
 QMSUM_QUESTIONS = SCRATCH.parent.parent / "shared" / "eval" / "qmsum-train.jsonl"
 
@@ -257,6 +260,20 @@ def kinds(size: str) -> None:
     (PERF / f"kinds-{size}.json").write_text(json.dumps(result, indent=2))
 
 
+def dev_ndcg(searcher) -> float:
+    """nDCG@10 of the dev questions (their answers lie in the seed corpus, present at every size)."""
+    from bench.common import ndcg_at_k, relevant
+
+    seed_texts = [row[0] for row in searcher.index.sql("SELECT p.text FROM passages p JOIN documents d "
+                                                       "ON d.doc = p.doc WHERE d.path LIKE '%/seed/%'")]
+    ndcgs = []
+    for question in load_questions():
+        n_relevant = sum(relevant(text, question["relevant"]) for text in seed_texts)
+        hits = [h.passage.text for h in searcher.search(question["question"], 10).hits]
+        ndcgs.append(ndcg_at_k(hits, question["relevant"], n_relevant))
+    return round(float(np.mean(ndcgs)), 3)
+
+
 def search(size: str) -> None:
     """The whole search (query embedding, FAISS, FTS5, fusion, passages) as the server runs it.
 
@@ -269,7 +286,6 @@ def search(size: str) -> None:
     import sentence_transformers  # noqa: F401
     import torch  # noqa: F401
     import_s = time.perf_counter() - t
-    from bench.common import ndcg_at_k, relevant
     from indexer.embed import load_embedder
     from indexer.search import Searcher, Tuning
     from indexer.store import open_index
@@ -278,6 +294,7 @@ def search(size: str) -> None:
     embedder = load_embedder("minilm", threads=1)
     model_s = time.perf_counter() - t
     index_dir = PERF / f"index-{size}"
+    mark_current(index_dir)
     opens = []
     for _ in range(3):
         t = time.perf_counter()
@@ -305,19 +322,11 @@ def search(size: str) -> None:
     exact_tops = [[h.passage.text for h in searcher.search(q, 10).hits] for q in queries]
     index.vectors = approximate
     overlap = [len(set(a) & set(b)) / max(len(b), 1) for a, b in zip(tops, exact_tops, strict=True) if b]
-    # nDCG@10 of the dev questions (answers lie in the seed corpus, present at every size).
-    seed_texts = [row[0] for row in index.sql("SELECT p.text FROM passages p JOIN documents d ON d.doc = p.doc "
-                                              "WHERE d.path LIKE '%/seed/%'")]
-    ndcgs = []
-    for question in load_questions():
-        n_relevant = sum(relevant(text, question["relevant"]) for text in seed_texts)
-        hits = [h.passage.text for h in searcher.search(question["question"], 10).hits]
-        ndcgs.append(ndcg_at_k(hits, question["relevant"], n_relevant))
     result = {"size": size, "mode": MODE[0], "passages": index.manifest.passages,
               "faiss_index": index.manifest.faiss_index,
               "p50_ms": round(stats["p50"], 1), "p95_ms": round(stats["p95"], 1), "p99_ms": round(stats["p99"], 1),
               "queries": len(queries), "rounds": 3, "recall@10_vs_exact": round(float(np.mean(overlap)), 3),
-              "ndcg@10_dev": round(float(np.mean(ndcgs)), 3),
+              "ndcg@10_dev": dev_ndcg(searcher),
               "open_s_median": round(sorted(opens)[1], 3), "torch_import_s": round(import_s, 2),
               "model_load_s": round(model_s, 2),
               "index_mb": {"sqlite": round((index.path / "index.sqlite").stat().st_size / 1e6, 1),
@@ -340,6 +349,7 @@ def stages(size: str) -> None:
 
     faiss.omp_set_num_threads(1)
     embedder = load_embedder("minilm", threads=1)
+    mark_current(PERF / f"index-{size}")
     searcher = Searcher(open_index(PERF / f"index-{size}"), embedder)
     spent: dict[str, float] = {}
 
@@ -372,6 +382,42 @@ def stages(size: str) -> None:
               "machine": machine()}
     (PERF / f"stages-{size}.json").write_text(json.dumps(result, indent=2))
     print(json.dumps(result), flush=True)
+
+
+def prune(size: str) -> None:
+    """What pruning frequent words from the bm25 query buys and costs: latency, agreement, nDCG@10."""
+    import faiss
+
+    from indexer.embed import load_embedder
+    from indexer.search import Searcher, Tuning
+    from indexer.store import open_index
+
+    faiss.omp_set_num_threads(1)
+    embedder = load_embedder("minilm", threads=1)
+    mark_current(PERF / f"index-{size}")
+    index = open_index(PERF / f"index-{size}")
+    queries = query_texts()
+    rows, default_tops = [], None
+    for share in PRUNE_SHARES:
+        searcher = Searcher(index, embedder, Tuning(prune_share=share))
+        for q in queries:
+            searcher.search(q, 10)  # warm-up round: fills the word counts' cache, as a running server has
+        samples, tops = [], []
+        for round_ in range(2):
+            for q in queries:
+                t = time.perf_counter()
+                result = searcher.search(q, 10)
+                samples.append((time.perf_counter() - t) * 1000)
+                if round_ == 0:
+                    tops.append({h.passage.passage_id for h in result.hits})
+        default_tops = default_tops or tops
+        shared = [len(a & b) / len(b) for a, b in zip(tops, default_tops, strict=True) if b]
+        stats = percentiles(samples)
+        rows.append({"prune_share": share, **{key: round(stats[key], 1) for key in ("p50", "p95", "p99")},
+                     "top10_shared_with_first": round(float(np.mean(shared)), 3), "ndcg@10_dev": dev_ndcg(searcher)})
+        print(json.dumps(rows[-1]), flush=True)
+    result = {"size": size, "queries": len(queries), "rows": rows, "machine": machine()}
+    (PERF / f"prune-{size}.json").write_text(json.dumps(result, indent=2))
 
 
 def seed_index() -> Path:
@@ -425,7 +471,7 @@ def server(size: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("step", choices=["prepare", "kinds", "search", "server", "stages"])
+    parser.add_argument("step", choices=["prepare", "kinds", "search", "server", "stages", "prune"])
     parser.add_argument("--sizes", default="10k,100k,1m")
     parser.add_argument("--mode", default="hybrid", choices=["hybrid", "semantic"], help="search step")
     parser.add_argument("--kinds", default="flat,ivf-sq8,ivf-pq,hnsw", help="kinds to compare (kinds step)")
@@ -433,7 +479,9 @@ def main() -> None:
     KINDS_TO_COMPARE[:] = args.kinds.split(",")
     MODE[0] = args.mode
     for size in args.sizes.split(","):
-        {"prepare": prepare, "kinds": kinds, "search": search, "server": server, "stages": stages}[args.step](size)
+        steps = {"prepare": prepare, "kinds": kinds, "search": search, "server": server, "stages": stages,
+                 "prune": prune}
+        steps[args.step](size)
 
 
 if __name__ == "__main__":
