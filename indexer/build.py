@@ -205,7 +205,7 @@ def build_index(paths: list[Path], index_dir: Path, embedder: Embedder, *,
                     after_embedding()
                 with _writing(builds):
                     final = _finish(tmp, builds, paths, embedder, report, hashes, cache, started)
-    except BaseException:  # killed or failed: no half-written build is left behind
+    except BaseException:  # failed or interrupted: no half-written build is left behind
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     try:
