@@ -260,6 +260,19 @@ def kinds(size: str) -> None:
     (PERF / f"kinds-{size}.json").write_text(json.dumps(result, indent=2))
 
 
+def time_full_searches(searcher, queries: list[str], rounds: int) -> tuple[list[float], list[list]]:
+    """Milliseconds of every whole search over `rounds` rounds, and the first round's hits."""
+    samples, first_round = [], []
+    for round_ in range(rounds):
+        for q in queries:
+            t = time.perf_counter()
+            result = searcher.search(q, 10)
+            samples.append((time.perf_counter() - t) * 1000)
+            if round_ == 0:
+                first_round.append(result.hits)
+    return samples, first_round
+
+
 def dev_ndcg(searcher) -> float:
     """nDCG@10 of the dev questions (their answers lie in the seed corpus, present at every size)."""
     from bench.common import ndcg_at_k, relevant
@@ -304,14 +317,8 @@ def search(size: str) -> None:
     queries = query_texts()
     for q in queries[:10]:
         searcher.search(q, 10)
-    samples, tops = [], []
-    for round_ in range(3):
-        for q in queries:
-            t = time.perf_counter()
-            result = searcher.search(q, 10)
-            samples.append((time.perf_counter() - t) * 1000)
-            if round_ == 0:
-                tops.append([h.passage.text for h in result.hits])
+    samples, first_hits = time_full_searches(searcher, queries, rounds=3)
+    tops = [[h.passage.text for h in hits] for hits in first_hits]
     stats = percentiles(samples)
     # The same search over an exact flat index of the same vectors: recall@10 of the whole search.
     vectors = np.load(PERF / f"vectors-{size}.npy").astype(np.float32)
@@ -402,14 +409,8 @@ def prune(size: str) -> None:
         searcher = Searcher(index, embedder, Tuning(prune_share=share))
         for q in queries:
             searcher.search(q, 10)  # warm-up round: fills the word counts' cache, as a running server has
-        samples, tops = [], []
-        for round_ in range(2):
-            for q in queries:
-                t = time.perf_counter()
-                result = searcher.search(q, 10)
-                samples.append((time.perf_counter() - t) * 1000)
-                if round_ == 0:
-                    tops.append({h.passage.passage_id for h in result.hits})
+        samples, first_hits = time_full_searches(searcher, queries, rounds=2)
+        tops = [{h.passage.passage_id for h in hits} for hits in first_hits]
         default_tops = default_tops or tops
         shared = [len(a & b) / len(b) for a, b in zip(tops, default_tops, strict=True) if b]
         stats = percentiles(samples)
