@@ -63,8 +63,13 @@ class Tuning:
     duplicate_overlap: float = 0.8  # word-set overlap above which two passages are the same
     # Keyword side: a plain word found in more than this share of the passages (and in at least
     # PRUNE_MIN_PASSAGES) is left out of the FTS5 OR query; one word always stays. Such
-    # words add little to bm25 but make FTS5 score huge posting lists. 0: keep every word.
+    # words add little to bm25 but make FTS5 score huge posting lists. 0: keep every word
+    # (and no budget below).
     prune_share: float = 0.05
+    # Then, on the same indexes, words are kept rarest first while the passages they select add
+    # up to at most this many: FTS5's time grows with that sum (bm25 per row, then a sort), so
+    # this bounds a search's keyword side at any corpus size. 0: no budget.
+    keyword_postings: int = 40_000
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -129,6 +134,7 @@ class Searcher:
         self._has_procedural = bool(index.sql("SELECT 1 FROM documents WHERE procedural = 1 LIMIT 1"))
         self._passages = index.manifest.passages
         self._df: dict[str, int] = {}  # word -> passages holding it, counted up to the pruning cap
+        self._df_counted_to: dict[str, int] = {}  # word -> the cap its count stopped at
         self._df_lock = threading.Lock()
 
     def _unrestricted(self, filters: Filters) -> bool:
@@ -144,9 +150,12 @@ class Searcher:
         return np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
 
     def _document_frequency(self, word: str, cap: int) -> int:
-        """Passages holding `word` (as FTS5 stems it), counted up to `cap` + 1; cached per index."""
+        """Passages holding `word` (as FTS5 stems it), counted up to `cap` + 1; cached per index.
+
+        A count that stopped at an earlier, lower cap is counted again (tunings may differ per search).
+        """
         count = self._df.get(word)
-        if count is None:
+        if count is None or cap >= count > self._df_counted_to.get(word, 0):
             try:
                 count = self.index.sql("SELECT count(*) FROM (SELECT 1 FROM passages_fts WHERE passages_fts MATCH ? "
                                        "LIMIT ?)", [f'"{word}"', cap + 1])[0][0]
@@ -155,11 +164,14 @@ class Searcher:
             with self._df_lock:
                 if len(self._df) >= _DF_CACHE_SIZE:
                     self._df.clear()
+                    self._df_counted_to.clear()
                 self._df[word] = count
+                self._df_counted_to[word] = cap
         return count
 
     def _pruned(self, parsed: KeywordQuery, tuning: Tuning) -> KeywordQuery:
-        """`parsed` without its very frequent plain words, for the bm25 retrieval and scoring.
+        """`parsed` without its very frequent plain words, and within the postings budget, for
+        the bm25 retrieval and scoring.
 
         Quoted phrases and exclusions are untouched (a query with phrases matches on them
         alone), and a query never becomes empty: when every word is over the cap, the rarest
@@ -171,7 +183,17 @@ class Searcher:
         if cap < PRUNE_MIN_PASSAGES:
             return parsed
         counts = {word: self._document_frequency(word, cap) for word in parsed.optional}
-        keep = tuple(w for w in parsed.optional if counts[w] <= cap) or (min(parsed.optional, key=counts.__getitem__),)
+        kept = {w for w in parsed.optional if counts[w] <= cap} or {min(parsed.optional, key=counts.__getitem__)}
+        if tuning.keyword_postings > 0:
+            total, within = 0, set[str]()
+            in_query_order = [w for w in parsed.optional if w in kept]  # ties keep the query's order
+            for word in sorted(in_query_order, key=counts.__getitem__):  # rarest first; it always stays
+                total += counts[word]
+                if within and total > tuning.keyword_postings:
+                    break
+                within.add(word)
+            kept = within
+        keep = tuple(w for w in parsed.optional if w in kept)
         return parsed if len(keep) == len(parsed.optional) else replace(parsed, optional=keep)
 
     def _keyword(self, parsed: KeywordQuery, filters: Filters, limit: int, tuning: Tuning | None = None,

@@ -324,6 +324,14 @@ def test_very_frequent_words_are_pruned_from_the_keyword_query(searcher: Searche
     assert excluding.optional == (rare,) and excluding.excluded == ("budget",)
     # switched off, or on a small index, every word stays
     assert fresh._pruned(parse_query(f"{common} {rare}"), Tuning(prune_share=0)).optional == (common, rare)
+    # the postings budget: words kept rarest first while the passages they select add up to it
+    # (share 1: no word is too frequent, so only the budget prunes)
+    both = _df(searcher.index, rare) + _df(searcher.index, common)
+    query = parse_query(f"{common} {rare}")
+    assert fresh._pruned(query, Tuning(prune_share=1.0, keyword_postings=both)).optional == (common, rare)
+    assert fresh._pruned(query, Tuning(prune_share=1.0, keyword_postings=both - 1)).optional == (rare,)
+    assert fresh._pruned(query, Tuning(prune_share=1.0, keyword_postings=0)).optional == (common, rare)
+    assert fresh._pruned(query, Tuning(prune_share=1.0, keyword_postings=1)).optional == (rare,)  # rarest stays
     monkeypatch.setattr(search_module, "PRUNE_MIN_PASSAGES", 10**9)
     assert fresh._pruned(parse_query(f"{common} {rare}"), tuning).optional == (common, rare)
 
