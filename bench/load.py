@@ -4,11 +4,12 @@
         [--requests 600] [--seconds 30] [--url http://127.0.0.1:8000]
 
 Starts `minutes serve` on a free loopback port (unless --url is given), waits for /healthz,
-then for each concurrency level runs that many client threads, each with its own keep-alive
-connection, sending GET /api/search?q=...&k=10 with real questions (the dev set, then
-QMSum's) until --requests answers or --seconds have passed, whichever comes first. Any
-answer other than 200, or any connection error, counts as an error. The clients share the
-server's 2 cores, so the figures are a floor.
+measures the server's CPU time per search (100 sequential requests; the cores divided by
+it bound the QPS), then for each concurrency level runs that many client threads, each
+with its own keep-alive connection, sending GET /api/search?q=...&k=10 with real
+questions (the dev set, then QMSum's) until --requests answers or --seconds have passed,
+whichever comes first. Any answer other than 200, or any connection error, counts as an
+error. The clients share the server's 2 cores, so the figures are a floor.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import sys
 import threading
 import time
@@ -24,7 +26,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import SCRATCH, machine, percentiles, rss_bytes, start_server, stop_server  # noqa: E402
+from bench.common import (  # noqa: E402
+    SCRATCH,
+    cpu_seconds,
+    machine,
+    percentiles,
+    rss_bytes,
+    start_server,
+    stop_server,
+)
 from bench.latency import query_texts  # noqa: E402
 
 
@@ -81,6 +91,20 @@ def run_level(url: str, clients: int, queries: list[str], max_requests: int, max
             "p95_ms": round(stats["p95"], 1), "p99_ms": round(stats["p99"], 1)}
 
 
+def server_cpu_per_search(url: str, pid: int, queries: list[str]) -> dict[str, float]:
+    """The server's CPU time per search, one request at a time, and the ceiling it puts on QPS:
+    the machine's cores divided by it, were the server perfectly parallel and the clients free."""
+    parsed = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=60)
+    before = cpu_seconds(pid)
+    for query in queries:
+        connection.request("GET", f"/api/search?q={urllib.parse.quote(query)}&k=10")
+        connection.getresponse().read()
+    per_search = (cpu_seconds(pid) - before) / len(queries)
+    connection.close()
+    return {"cpu_ms": round(per_search * 1000, 1), "qps_ceiling": round((os.cpu_count() or 1) / per_search, 1)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--index", type=Path, default=SCRATCH / "perf" / "index-100k")
@@ -98,17 +122,22 @@ def main() -> None:
         process, url, startup = start_server(args.index)
     try:
         run_level(url, 2, queries[:20], 20, 30.0)  # warm-up: model, pages, caches
+        cpu = server_cpu_per_search(url, process.pid, queries[:100]) if process else None
         levels = [run_level(url, int(c), queries, args.requests, args.seconds) for c in args.clients.split(",")]
         server_rss = rss_bytes(process.pid) if process else None
     finally:
         if process:
             stop_server(process)
     result = {"index": str(args.index), "startup_s": round(startup, 2) if startup else None,
-              "server_rss_mb": round(server_rss / 1e6) if server_rss else None, "levels": levels,
+              "server_rss_mb": round(server_rss / 1e6) if server_rss else None,
+              "server_cpu_per_search": cpu, "levels": levels,
               "machine": machine()}
     if args.out:
         args.out.write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
+    if cpu:
+        print(f"\nserver CPU {cpu['cpu_ms']} ms a search, one at a time: at most {cpu['qps_ceiling']} QPS "
+              f"on {os.cpu_count()} cores")
     print("\n| clients | answered | errors | QPS | p50 ms | p95 ms | p99 ms |\n|---|---|---|---|---|---|---|")
     for level in levels:
         print(f"| {level['clients']} | {level['answered']} | {level['errors']} | {level['qps']} | {level['p50_ms']} "
