@@ -133,8 +133,8 @@ class Searcher:
         self.tuning = tuning or Tuning()
         self._has_procedural = bool(index.sql("SELECT 1 FROM documents WHERE procedural = 1 LIMIT 1"))
         self._passages = index.manifest.passages
-        self._df: dict[str, int] = {}  # word -> passages holding it, counted up to the pruning cap
-        self._df_counted_to: dict[str, int] = {}  # word -> the cap its count stopped at
+        # word -> (passages holding it, the cap that count stopped at)
+        self._df: dict[str, tuple[int, int]] = {}
         self._df_lock = threading.Lock()
 
     def _unrestricted(self, filters: Filters) -> bool:
@@ -154,8 +154,8 @@ class Searcher:
 
         A count that stopped at an earlier, lower cap is counted again (tunings may differ per search).
         """
-        count = self._df.get(word)
-        if count is None or cap >= count > self._df_counted_to.get(word, 0):
+        count, counted_to = self._df.get(word, (None, 0))
+        if count is None or cap >= count > counted_to:
             try:
                 count = self.index.sql("SELECT count(*) FROM (SELECT 1 FROM passages_fts WHERE passages_fts MATCH ? "
                                        "LIMIT ?)", [f'"{word}"', cap + 1])[0][0]
@@ -164,9 +164,7 @@ class Searcher:
             with self._df_lock:
                 if len(self._df) >= _DF_CACHE_SIZE:
                     self._df.clear()
-                    self._df_counted_to.clear()
-                self._df[word] = count
-                self._df_counted_to[word] = cap
+                self._df[word] = (count, cap)
         return count
 
     def _pruned(self, parsed: KeywordQuery, tuning: Tuning) -> KeywordQuery:
