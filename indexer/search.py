@@ -181,18 +181,16 @@ class Searcher:
         if cap < PRUNE_MIN_PASSAGES:
             return parsed
         counts = {word: self._document_frequency(word, cap) for word in parsed.optional}
-        kept = {w for w in parsed.optional if counts[w] <= cap} or {min(parsed.optional, key=counts.__getitem__)}
+        keep = [w for w in parsed.optional if counts[w] <= cap] or [min(parsed.optional, key=counts.__getitem__)]
         if tuning.keyword_postings > 0:
             total, within = 0, set[str]()
-            in_query_order = [w for w in parsed.optional if w in kept]  # ties keep the query's order
-            for word in sorted(in_query_order, key=counts.__getitem__):  # rarest first; it always stays
+            for word in sorted(keep, key=counts.__getitem__):  # rarest first (ties: query order); it always stays
                 total += counts[word]
                 if within and total > tuning.keyword_postings:
                     break
                 within.add(word)
-            kept = within
-        keep = tuple(w for w in parsed.optional if w in kept)
-        return parsed if len(keep) == len(parsed.optional) else replace(parsed, optional=keep)
+            keep = [w for w in keep if w in within]
+        return parsed if len(keep) == len(parsed.optional) else replace(parsed, optional=tuple(keep))
 
     def _keyword(self, parsed: KeywordQuery, filters: Filters, limit: int, tuning: Tuning | None = None,
                  also: list[int] | None = None) -> tuple[list[tuple[int, float]], dict[int, float]]:
