@@ -37,7 +37,7 @@ check: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow" -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check indexer server tests bench
+	$(BIN)/ruff check minutes tests bench
 	$(BIN)/mypy
 
 eval: $(STAMP)

@@ -119,10 +119,10 @@ def ndcg_at_k(ranked_texts: list[str], quotes: list[str], n_relevant: int, k: in
 def iter_cleveland_texts(limit: int | None = None, paths: list[Path] | None = None
                          ) -> Iterator[str]:
     """Embedding texts of Cleveland passages, exactly as the build embeds them, in file order."""
-    from indexer.build import info_of
-    from indexer.chunk import chunk_document
-    from indexer.embed import embedding_text
-    from indexer.ingest.text import read_text_document
+    from minutes.build import info_of
+    from minutes.chunk import chunk_document
+    from minutes.embed import embedding_text
+    from minutes.ingest.text import read_text_document
 
     count = 0
     for path in paths or cleveland_paths():
@@ -151,8 +151,8 @@ def mark_current(index_dir: Path) -> None:
     Search cost depends on the passage count and the text volume, not on where passages were
     cut, so the benchmarks re-stamp the manifest (scratch data under .bench/) and say so.
     """
-    from indexer.chunk import CHUNKER_VERSION
-    from indexer.store import FORMAT_VERSION
+    from minutes.chunk import CHUNKER_VERSION
+    from minutes.storage.sqlite_faiss.store import FORMAT_VERSION
 
     manifest_path = index_dir / "current" / "manifest.json"
     manifest = json.loads(manifest_path.read_text())

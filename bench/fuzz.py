@@ -49,7 +49,7 @@ def fuzz_real_server(index_dir: Path, model: str, examples: int) -> int:
     config.write_text(ST_CONFIG)
     env = os.environ | {"MINUTES_INDEX_DIR": str(index_dir), "MINUTES_MODEL": model, "HF_HUB_OFFLINE": "1"}
     with open(SCRATCH / "fuzz-server.log", "w") as log:
-        server = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--no-build", "--host", "127.0.0.1",
+        server = subprocess.Popen([sys.executable, "-m", "minutes", "serve", "--no-build", "--host", "127.0.0.1",
                                    "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         base = f"http://127.0.0.1:{port}"
@@ -87,8 +87,8 @@ def main() -> int:
 
     from schemathesis import GenerationMode
 
-    from indexer.build import build_index
-    from indexer.embed import load_embedder
+    from minutes.build import build_index
+    from minutes.embed import load_embedder
     from tests.test_fuzz import app_schema, fuzz_operation, operations
     from tests.test_hostile import HOSTILE_DOC, PLAIN_DOC, fuzz_pages
 
@@ -125,8 +125,8 @@ def main() -> int:
     if args.pages:
         from fastapi.testclient import TestClient
 
-        from indexer.settings import Settings
-        from server.app import create_app
+        from minutes.settings import Settings
+        from minutes.web.app import create_app
 
         with TestClient(create_app(Settings(index_dir=index_dir, model=args.model), embedder=embedder)) as client:
             page_cases = fuzz_pages(client, args.pages, derandomize=False)

@@ -121,10 +121,10 @@ def main() -> None:
 
 
 def project(args: argparse.Namespace) -> None:
-    """Rates of indexer.embed.SentenceTransformerEmbedder on cuda, as `minutes index --device cuda` runs it."""
+    """Rates of minutes.embed.SentenceTransformerEmbedder on cuda, as `minutes index --device cuda` runs it."""
     import torch
 
-    from indexer.embed import SentenceTransformerEmbedder
+    from minutes.embed import SentenceTransformerEmbedder
 
     texts = load_texts(args.texts)
     sample = texts[: args.sample]

@@ -67,8 +67,8 @@ class Timed:
 def pipeline(args: argparse.Namespace) -> dict[str, object]:
     import torch
 
-    from indexer.build import build_index
-    from indexer.embed import load_embedder
+    from minutes.build import build_index
+    from minutes.embed import load_embedder
 
     torch.set_num_threads(2)
     issues = cleveland_paths()[: args.issues]
@@ -101,9 +101,9 @@ def pipeline(args: argparse.Namespace) -> dict[str, object]:
 
 def seed_ndcg(embedder) -> float:  # type: ignore[no-untyped-def]
     """nDCG@10 of the dev questions on the seed corpus indexed with `embedder`."""
-    from indexer.build import build_index
-    from indexer.search import Searcher
-    from indexer.store import open_index
+    from minutes.build import build_index
+    from minutes.search.hybrid import Searcher
+    from minutes.storage.sqlite_faiss.store import open_index
 
     work = Path(tempfile.mkdtemp(prefix="seed-", dir=OUT))
     try:
@@ -125,7 +125,7 @@ def seed_ndcg(embedder) -> float:  # type: ignore[no-untyped-def]
 def options(args: argparse.Namespace) -> dict[str, object]:
     import torch
 
-    from indexer.embed import load_embedder
+    from minutes.embed import load_embedder
 
     texts = list(iter_cleveland_texts(limit=args.texts))
     queries = [q["question"] for q in load_questions()]
@@ -185,7 +185,7 @@ from pathlib import Path
 import numpy as np
 sys.path.insert(0, sys.argv[1])
 from bench.latency import PERF
-from indexer.build import build_index
+from minutes.build import build_index
 
 class Filler:
     name, dimension, floor = "minilm", 384, 0.30

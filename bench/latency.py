@@ -101,9 +101,9 @@ class CachedOnly:
 def prepare(size: str) -> None:
     import hashlib
 
-    from indexer.build import BuildReport, VectorCache, build_index, collect, info_of
-    from indexer.chunk import chunk_document
-    from indexer.embed import embedding_text, load_embedder
+    from minutes.build import BuildReport, VectorCache, build_index, collect, info_of
+    from minutes.chunk import chunk_document
+    from minutes.embed import embedding_text, load_embedder
 
     root = corpus_root(size)
     index_dir = PERF / f"index-{size}"
@@ -161,7 +161,7 @@ def query_vectors() -> np.ndarray:
     """The benchmark queries embedded once by the real model (cached in .bench/perf)."""
     path = PERF / "queries.npy"
     if not path.exists():
-        from indexer.embed import load_embedder
+        from minutes.embed import load_embedder
 
         np.save(path, load_embedder("minilm", threads=2).encode(query_texts(), batch_size=32))
     return np.load(path)
@@ -175,7 +175,7 @@ def in_domain_queries() -> np.ndarray:
 
 
 def time_searches(index, queries: np.ndarray, k: int, rounds: int = 3) -> tuple[dict[str, float], list[np.ndarray]]:
-    from indexer.vector_index import search_vectors
+    from minutes.storage.sqlite_faiss.vectors import search_vectors
 
     for q in queries[:20]:
         search_vectors(index, q, k)  # warm the pages and caches
@@ -198,8 +198,8 @@ def kinds(size: str) -> None:
     """FAISS alone, per kind: build time, file size, latency of a k=100 search (the pool search.py asks for)."""
     import faiss
 
-    from indexer import vector_index
-    from indexer.vector_index import build_vector_index
+    from minutes.storage.sqlite_faiss import vectors as vector_index
+    from minutes.storage.sqlite_faiss.vectors import build_vector_index
 
     faiss.omp_set_num_threads(1)  # a query runs on one thread in the server
     vectors = np.load(PERF / f"vectors-{size}.npy").astype(np.float32)
@@ -300,9 +300,9 @@ def search(size: str) -> None:
     import sentence_transformers  # noqa: F401
     import torch  # noqa: F401
     import_s = time.perf_counter() - t
-    from indexer.embed import load_embedder
-    from indexer.search import Searcher, Tuning
-    from indexer.store import open_index
+    from minutes.embed import load_embedder
+    from minutes.search.hybrid import Searcher, Tuning
+    from minutes.storage.sqlite_faiss.store import open_index
 
     t = time.perf_counter()
     embedder = load_embedder("minilm", threads=1)
@@ -350,10 +350,10 @@ def stages(size: str) -> None:
     """Where a hybrid search spends its time: the Searcher's steps timed in place (40 questions)."""
     import faiss
 
-    import indexer.search as search_module
-    from indexer.embed import load_embedder
-    from indexer.search import Searcher
-    from indexer.store import open_index
+    import minutes.search.hybrid as search_module
+    from minutes.embed import load_embedder
+    from minutes.search.hybrid import Searcher
+    from minutes.storage.sqlite_faiss.store import open_index
 
     faiss.omp_set_num_threads(1)
     embedder = load_embedder("minilm", threads=1)
@@ -397,9 +397,9 @@ def prune(size: str) -> None:
     and costs: latency, top 10 shared with no pruning, nDCG@10 of the dev questions."""
     import faiss
 
-    from indexer.embed import load_embedder
-    from indexer.search import Searcher, Tuning
-    from indexer.store import open_index
+    from minutes.embed import load_embedder
+    from minutes.search.hybrid import Searcher, Tuning
+    from minutes.storage.sqlite_faiss.store import open_index
 
     faiss.omp_set_num_threads(1)
     embedder = load_embedder("minilm", threads=1)
@@ -427,7 +427,7 @@ def prune(size: str) -> None:
 
 def seed_index() -> Path:
     """The seed corpus alone (111 passages): the 'empty index' baseline for RAM per passage."""
-    from indexer.build import build_index
+    from minutes.build import build_index
 
     index_dir = PERF / "index-seed"
     if not (index_dir / "current").exists():

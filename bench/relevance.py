@@ -6,7 +6,7 @@ minutes on 2 busy CPU cores; later runs reuse the vector cache and take about 10
     .venv/bin/python bench/relevance.py                 # prints the markdown tables
     .venv/bin/python bench/relevance.py --json out.json # and writes every figure as JSON
 
-Setups (indexes are built with the library, `indexer.build.build_index`, into `.bench/`,
+Setups (indexes are built with the library, `minutes.build.build_index`, into `.bench/`,
 which git ignores; a rebuild happens only when the chunker, the embedding text or the sources
 change, and the vector cache is shared by all of them):
 
@@ -18,10 +18,10 @@ change, and the vector cache is shared by all of them):
    the held-out meetings alone (a fixed third of the meetings, chosen by a hash of their id,
    that tuning never looked at: see `held_out`).
 
-Rows are the search modes of `indexer.search.Tuning` (the same code path as `minutes search`
+Rows are the search modes of `minutes.search.hybrid.Tuning` (the same code path as `minutes search`
 and the web page): `keyword`, `semantic`, `rrf` (plain RRF, k = 60, equal weights) and `hybrid`
 (Minutes' final method, the default). Columns: Hit@10, MRR@10, QuoteRecall@10 scored by
-`indexer.evaluate` (which agrees with `../shared/tools/eval_score.py`), and the median latency
+`minutes.evaluate` (which agrees with `../shared/tools/eval_score.py`), and the median latency
 of one search including the query embedding, timed on a sample of questions with the model at
 one thread, as the server runs it.
 
@@ -52,13 +52,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from indexer import chunk, embed  # noqa: E402
-from indexer.build import build_index  # noqa: E402
-from indexer.embed import Embedder, load_embedder  # noqa: E402
-from indexer.evaluate import Question, load_questions, score  # noqa: E402
-from indexer.records import Filters  # noqa: E402
-from indexer.search import MODES, Searcher, Tuning  # noqa: E402
-from indexer.store import current_build, open_index  # noqa: E402
+from minutes import chunk, embed  # noqa: E402
+from minutes.build import build_index  # noqa: E402
+from minutes.embed import Embedder, load_embedder  # noqa: E402
+from minutes.evaluate import Question, load_questions, score  # noqa: E402
+from minutes.records import Filters  # noqa: E402
+from minutes.search.hybrid import MODES, Searcher, Tuning  # noqa: E402
+from minutes.storage.sqlite_faiss.store import current_build, open_index  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 BENCH = ROOT / ".bench" / "relevance"

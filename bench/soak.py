@@ -117,7 +117,7 @@ class Rebuilder(threading.Thread):
 
     def __init__(self, index_dir: Path, model: str, every: float) -> None:
         super().__init__(daemon=True)
-        from indexer.embed import load_embedder
+        from minutes.embed import load_embedder
 
         self.index_dir, self.every = index_dir, every
         self.embedder = load_embedder(model, threads=1)
@@ -126,7 +126,7 @@ class Rebuilder(threading.Thread):
         self.errors: list[str] = []
 
     def run(self) -> None:
-        from indexer.build import build_index
+        from minutes.build import build_index
 
         while not self.stop.wait(self.every):
             try:
@@ -188,10 +188,10 @@ def main() -> int:
                         "MINUTES_CORPUS": json.dumps([str(CORPUS)])}
     # Always (re)build: the vector cache makes it quick, and an index from an older chunker
     # would only answer 503.
-    subprocess.run([sys.executable, "-m", "server.cli", "index"], cwd=ROOT, env=env, check=True)
+    subprocess.run([sys.executable, "-m", "minutes", "index"], cwd=ROOT, env=env, check=True)
     port = free_port()
     with open(log_path, "w") as log:
-        server = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--no-build", "--host", HOST,
+        server = subprocess.Popen([sys.executable, "-m", "minutes", "serve", "--no-build", "--host", HOST,
                                    "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 120

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from indexer.build import build_index
-from indexer.embed import HashingEmbedder
-from indexer.search import Searcher
-from indexer.settings import Settings
-from indexer.store import open_index
+from minutes.build import build_index
+from minutes.embed import HashingEmbedder
+from minutes.search.hybrid import Searcher
+from minutes.settings import Settings
+from minutes.storage.sqlite_faiss.store import open_index
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
@@ -64,7 +64,7 @@ def settings(seed_index_dir: Path) -> Settings:
 
 @pytest.fixture
 def client(settings: Settings, embedder: HashingEmbedder) -> Iterator[TestClient]:
-    from server.app import create_app
+    from minutes.web.app import create_app
 
     with TestClient(create_app(settings, embedder=embedder)) as test_client:
         yield test_client

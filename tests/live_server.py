@@ -35,8 +35,8 @@ def live_server(index_dir: Path, log_dir: Path, env: dict[str, str] | None = Non
     port = free_port()
     environment = os.environ | {"MINUTES_INDEX_DIR": str(index_dir), "MINUTES_PORT": str(port),
                                 "HF_HUB_OFFLINE": "1"} | (env or {})
-    log_path = log_dir / "server.log"
-    command = [sys.executable, "-m", "server.cli", "serve"] + ([] if build else ["--no-build"])
+    log_path = log_dir / "minutes.web.log"
+    command = [sys.executable, "-m", "minutes", "serve"] + ([] if build else ["--no-build"])
     with open(log_path, "w") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT)
         base = f"http://127.0.0.1:{port}"

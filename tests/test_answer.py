@@ -8,7 +8,8 @@ import pytest
 from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 
-from indexer.answer import (
+from minutes.embed import HashingEmbedder
+from minutes.features.answer import (
     NO_HITS,
     NOT_ANSWERED,
     Answer,
@@ -19,8 +20,7 @@ from indexer.answer import (
     sentence_spans,
     verify,
 )
-from indexer.embed import HashingEmbedder
-from indexer.search import Searcher
+from minutes.search.hybrid import Searcher
 
 QUESTION = "what was said about short breaks"
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from indexer.answer import NO_HITS, build_answer, verify
-from indexer.build import build_index
-from indexer.embed import Embedder, load_embedder
-from indexer.search import Searcher
-from indexer.store import open_index
+from minutes.build import build_index
+from minutes.embed import Embedder, load_embedder
+from minutes.features.answer import NO_HITS, build_answer, verify
+from minutes.search.hybrid import Searcher
+from minutes.storage.sqlite_faiss.store import open_index
 
 from .conftest import CORPUS
 

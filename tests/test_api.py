@@ -5,10 +5,10 @@ import pytest
 from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 
-from indexer.build import build_index
-from indexer.embed import HashingEmbedder
-from indexer.settings import Settings
-from server.app import create_app
+from minutes.build import build_index
+from minutes.embed import HashingEmbedder
+from minutes.settings import Settings
+from minutes.web.app import create_app
 
 from .conftest import CORPUS
 

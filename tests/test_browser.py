@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from indexer.build import build_index
-from indexer.embed import HashingEmbedder
+from minutes.build import build_index
+from minutes.embed import HashingEmbedder
 
 from .conftest import CORPUS, ROOT
 from .live_server import live_server

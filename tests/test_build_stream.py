@@ -14,14 +14,15 @@ import faiss
 import numpy as np
 import pytest
 
-from indexer import build as build_module
-from indexer import vector_cache, vector_index
-from indexer.build import BuildReport, build_index, collect, info_of
-from indexer.chunk import chunk_document
-from indexer.embed import HashingEmbedder, embedding_text
-from indexer.records import Filters
-from indexer.search import Searcher
-from indexer.store import current_build, open_index
+from minutes import build as build_module
+from minutes.storage import vector_cache
+from minutes.storage.sqlite_faiss import vectors as vector_index
+from minutes.build import BuildReport, build_index, collect, info_of
+from minutes.chunk import chunk_document
+from minutes.embed import HashingEmbedder, embedding_text
+from minutes.records import Filters
+from minutes.search.hybrid import Searcher
+from minutes.storage.sqlite_faiss.store import current_build, open_index
 
 from .conftest import CORPUS
 

@@ -1,8 +1,8 @@
 from collections import Counter
 
-from indexer.chunk import MAX_WORDS, TARGET_WORDS, chunk_document
-from indexer.ingest import Problem, load_documents
-from indexer.records import Document
+from minutes.chunk import MAX_WORDS, TARGET_WORDS, chunk_document
+from minutes.ingest import Problem, load_documents
+from minutes.records import Document
 
 from .conftest import CORPUS
 

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from server.cli import cli
+from minutes.cli.serve import cli
 
 from .conftest import CORPUS, shared_path
 

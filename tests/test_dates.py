@@ -2,7 +2,7 @@ from datetime import date
 
 import pytest
 
-from indexer.dates import DateError, parse_filter_date, parse_span
+from minutes.dates import DateError, parse_filter_date, parse_span
 
 
 @pytest.mark.parametrize(("text", "start", "end"), [

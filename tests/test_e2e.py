@@ -9,12 +9,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from indexer.build import build_index
-from indexer.embed import load_embedder
-from indexer.evaluate import load_questions, run_questions, score
-from indexer.records import Filters
-from indexer.search import Searcher
-from indexer.store import open_index
+from minutes.build import build_index
+from minutes.embed import load_embedder
+from minutes.evaluate import load_questions, run_questions, score
+from minutes.records import Filters
+from minutes.search.hybrid import Searcher
+from minutes.storage.sqlite_faiss.store import open_index
 
 from .conftest import CORPUS, shared_path
 from .live_server import live_server

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from indexer.evaluate import Question, score, score_question, within_budget
-from server.cli import cli
+from minutes.cli.serve import cli
+from minutes.evaluate import Question, score, score_question, within_budget
 
 from .conftest import shared_path
 

@@ -11,8 +11,8 @@ import pytest
 from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 
-from indexer.export import citation_text, cite, safe_filename, to_csv
-from indexer.search import Searcher
+from minutes.features.export import citation_text, cite, safe_filename, to_csv
+from minutes.search.hybrid import Searcher
 
 Q = "short breaks"
 TODAY = date.today().isoformat()
@@ -157,7 +157,7 @@ def test_timeline_exports_everything_oldest_first(client: TestClient) -> None:
 def test_public_url_setting_makes_citation_links(settings, embedder) -> None:
     from fastapi.testclient import TestClient
 
-    from server.app import create_app
+    from minutes.web.app import create_app
 
     public = settings.model_copy(update={"public_url": "https://minutes.example.gov.uk"})
     with TestClient(create_app(public, embedder=embedder)) as client:

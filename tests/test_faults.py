@@ -23,11 +23,11 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
-from indexer import build as build_module
-from indexer.build import BuildError, build_index
-from indexer.embed import HashingEmbedder
-from indexer.settings import Settings
-from indexer.store import current_build, open_index
+from minutes import build as build_module
+from minutes.build import BuildError, build_index
+from minutes.embed import HashingEmbedder
+from minutes.settings import Settings
+from minutes.storage.sqlite_faiss.store import current_build, open_index
 
 from .conftest import CORPUS
 
@@ -57,16 +57,16 @@ def sqlite_read_only(*_args: Any, **_kwargs: Any) -> Any:
 
 # (where the fault strikes, what to patch, the fault, words the error must contain)
 FAULTS = [
-    ("new build folder (read-only)", "indexer.build.Path.mkdir", read_only, "Read-only file system"),
-    ("vector cache (read-only)", "indexer.build.VectorCache.__init__", sqlite_read_only,
+    ("new build folder (read-only)", "minutes.build.Path.mkdir", read_only, "Read-only file system"),
+    ("vector cache (read-only)", "minutes.build.VectorCache.__init__", sqlite_read_only,
      "unable to open database file"),
-    ("vector cache (disk full)", "indexer.build.VectorCache.put", sqlite_full, "database or disk is full"),
-    ("index.sqlite (disk full)", "indexer.build.BuildDatabase.add", sqlite_full, "database or disk is full"),
-    ("vectors.faiss (disk full)", "indexer.build.write_vectors", faiss_full, "No space left on device"),
-    ("manifest (disk full)", "indexer.build.Path.write_text", disk_full, "No space left on device"),
-    ("fsync (disk full)", "indexer.build.os.fsync", disk_full, "No space left on device"),
-    ("rename into place", "indexer.build.os.rename", read_only, "Read-only file system"),
-    ("swap of current", "indexer.store.os.replace", disk_full, "No space left on device"),
+    ("vector cache (disk full)", "minutes.build.VectorCache.put", sqlite_full, "database or disk is full"),
+    ("index.sqlite (disk full)", "minutes.build.BuildDatabase.add", sqlite_full, "database or disk is full"),
+    ("vectors.faiss (disk full)", "minutes.build.write_vectors", faiss_full, "No space left on device"),
+    ("manifest (disk full)", "minutes.build.Path.write_text", disk_full, "No space left on device"),
+    ("fsync (disk full)", "minutes.build.os.fsync", disk_full, "No space left on device"),
+    ("rename into place", "minutes.build.os.rename", read_only, "Read-only file system"),
+    ("swap of current", "minutes.storage.sqlite_faiss.store.os.replace", disk_full, "No space left on device"),
 ]
 
 
@@ -113,9 +113,9 @@ def test_write_fault_during_a_build_leaves_the_old_index_serving(
 
 
 def test_cli_reports_a_full_disk_in_one_line(fresh_index_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from server.cli import cli
+    from minutes.cli.serve import cli
 
-    monkeypatch.setattr("indexer.build.BuildDatabase.add", sqlite_full)
+    monkeypatch.setattr("minutes.build.BuildDatabase.add", sqlite_full)
     result = CliRunner().invoke(cli, ["--index-dir", str(fresh_index_dir), "index", str(CORPUS)],
                                 env={"MINUTES_MODEL": "hashing"})
     assert result.exit_code == 1
@@ -136,7 +136,7 @@ def test_a_write_the_disk_dropped_is_caught_before_the_swap(
         path.write_bytes(path.read_bytes()[:1000])
         return kind
 
-    monkeypatch.setattr("indexer.build.write_vectors", truncated)
+    monkeypatch.setattr("minutes.build.write_vectors", truncated)
     with pytest.raises(BuildError, match="vectors.faiss"):
         build_index([CORPUS], fresh_index_dir, embedder)
     assert current_build(fresh_index_dir) == before
@@ -157,7 +157,7 @@ DAMAGE = [
 def test_damaged_index_at_start_up_answers_503_naming_the_file_and_the_fix(
         fresh_index_dir: Path, embedder: HashingEmbedder, caplog: pytest.LogCaptureFixture,
         name: str, content: bytes | None) -> None:
-    from server.app import create_app
+    from minutes.web.app import create_app
 
     build = current_build(fresh_index_dir)
     assert build is not None
@@ -196,7 +196,7 @@ def test_serve_with_a_damaged_index_says_which_file_and_how_to_fix_it(fresh_inde
     port = free_port()
     env = os.environ | {"MINUTES_INDEX_DIR": str(fresh_index_dir), "MINUTES_MODEL": "hashing",
                         "MINUTES_PORT": str(port)}
-    process = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--no-build"], cwd=ROOT, env=env,
+    process = subprocess.Popen([sys.executable, "-m", "minutes", "serve", "--no-build"], cwd=ROOT, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     output = ""
     try:
@@ -238,7 +238,7 @@ def corpus_copy(target: Path, prefix: str) -> set[str]:
 
 def test_searches_during_rebuilds_get_whole_answers_from_one_build(
         tmp_path: Path, embedder: HashingEmbedder) -> None:
-    from server.app import create_app
+    from minutes.web.app import create_app
 
     corpora = {label: (tmp_path / f"corpus-{label}", None) for label in ("a", "b")}
     ids = {label: corpus_copy(path, f"{label}-") for label, (path, _) in corpora.items()}
@@ -312,7 +312,7 @@ def test_searches_during_rebuilds_get_whole_answers_from_one_build(
 def test_old_build_removed_under_a_running_server_keeps_serving(
         fresh_index_dir: Path, embedder: HashingEmbedder) -> None:
     """Old builds are pruned after swaps; a server holding one must not fail while the next opens."""
-    from server.app import create_app
+    from minutes.web.app import create_app
 
     with TestClient(create_app(Settings(index_dir=fresh_index_dir, model="hashing"), embedder=embedder)) as client:
         first = client.get("/api/search?q=budget")
@@ -328,7 +328,7 @@ def test_old_build_removed_under_a_running_server_keeps_serving(
 def test_a_damaged_new_build_does_not_replace_the_one_serving(
         fresh_index_dir: Path, embedder: HashingEmbedder, caplog: pytest.LogCaptureFixture) -> None:
     """A build damaged after its swap (disk error, a person) is refused; the server keeps the old one."""
-    from server.app import create_app
+    from minutes.web.app import create_app
 
     with TestClient(create_app(Settings(index_dir=fresh_index_dir, model="hashing"), embedder=embedder)) as client:
         serving = client.get("/api/search?q=budget").headers["x-minutes-index"]

@@ -20,8 +20,8 @@ from schemathesis import GenerationMode
 from schemathesis.config import SchemathesisConfig
 from schemathesis.schemas import APIOperation, BaseSchema
 
-from indexer.embed import HashingEmbedder
-from indexer.settings import Settings
+from minutes.embed import HashingEmbedder
+from minutes.settings import Settings
 
 CONFIG = {"checks": {
     # Invalid input must be refused with a 4xx; 413/414 are the size limits refusing it first.
@@ -36,7 +36,7 @@ FAST_EXAMPLES = 5
 
 def app_schema(index_dir: Path, embedder: HashingEmbedder, **settings: object) -> BaseSchema:
     """The app's own schema, bound to an in-process app (lifespan included)."""
-    from server.app import create_app
+    from minutes.web.app import create_app
 
     app = create_app(Settings(index_dir=index_dir, model="hashing", **settings),  # type: ignore[arg-type]
                      embedder=embedder)

@@ -17,9 +17,9 @@ import pytest
 from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 
-from indexer.build import build_index
-from indexer.embed import HashingEmbedder
-from indexer.settings import Settings
+from minutes.build import build_index
+from minutes.embed import HashingEmbedder
+from minutes.settings import Settings
 
 ERROR_KEYS = {"ok", "error", "status"}
 # Every hostile document and query carries this marker, so its raw form is easy to spot.
@@ -61,7 +61,7 @@ The cabinet noted the budget monitoring report and the savings made so far.
 
 @pytest.fixture(scope="module")
 def hostile_client(tmp_path_factory: pytest.TempPathFactory, embedder: HashingEmbedder) -> Iterator[TestClient]:
-    from server.app import create_app
+    from minutes.web.app import create_app
 
     corpus = tmp_path_factory.mktemp("hostile-corpus")
     (corpus / "hostile.md").write_text(HOSTILE_DOC)
@@ -367,8 +367,8 @@ def test_generated_page_requests_are_answered_safely(hostile_client: TestClient)
 @pytest.mark.slow
 def test_hostile_queries_on_the_real_model(tmp_path: Path) -> None:
     """The fast suite's embedder is a fake; the real model's tokenizer meets the same queries here."""
-    from indexer.embed import load_embedder
-    from server.app import create_app
+    from minutes.embed import load_embedder
+    from minutes.web.app import create_app
 
     embedder = load_embedder("minilm", threads=1)
     (tmp_path / "corpus").mkdir()

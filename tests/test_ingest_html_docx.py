@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from indexer.ingest import Problem, load_documents
-from indexer.ingest.html import html_to_text
-from indexer.records import Document
+from minutes.ingest import Problem, load_documents
+from minutes.ingest.html import html_to_text
+from minutes.records import Document
 
 FIXTURES = Path(__file__).parent / "fixtures" / "moderngov"
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from indexer.build import build_index
-from indexer.embed import HashingEmbedder
-from indexer.ingest import IngestOptions, Problem, load_documents
-from indexer.ingest.folder import Folders
-from indexer.records import Document, Filters
-from indexer.render import hit_to_dict
-from indexer.search import Searcher
-from indexer.store import open_index
+from minutes.build import build_index
+from minutes.embed import HashingEmbedder
+from minutes.ingest import IngestOptions, Problem, load_documents
+from minutes.ingest.folder import Folders
+from minutes.records import Document, Filters
+from minutes.render import hit_to_dict
+from minutes.search.hybrid import Searcher
+from minutes.storage.sqlite_faiss.store import open_index
 from tests.conftest import shared_path
 
 KENT = {"council": "Kent County Council", "committee_names": {"full_council": "County Council", "cabinet": "Cabinet"}}

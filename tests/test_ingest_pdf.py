@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from indexer.build import build_index
-from indexer.chunk import chunk_document
-from indexer.embed import HashingEmbedder
-from indexer.ingest import IngestOptions, Problem, load_documents
-from indexer.ingest.pdf import PdfError, extract_pages, read_pdf, tidy_page
-from indexer.records import Document
+from minutes.build import build_index
+from minutes.chunk import chunk_document
+from minutes.embed import HashingEmbedder
+from minutes.ingest import IngestOptions, Problem, load_documents
+from minutes.ingest.pdf import PdfError, extract_pages, read_pdf, tidy_page
+from minutes.records import Document
 from tests.pdfmaker import make_encrypted_pdf, make_pdf
 
 PAGES = [
@@ -90,7 +90,7 @@ def test_extraction_is_cached_by_file_hash(tmp_path: Path, monkeypatch: pytest.M
     docs1 = [d for d in load_documents([papers], first) if isinstance(d, Document)]
     assert (first.stats.files, first.stats.extracted, first.stats.from_cache) == (2, 1, 0)
 
-    import indexer.ingest.pdf as pdf_module
+    import minutes.ingest.pdf as pdf_module
 
     def boom(*_args: object) -> list[str]:
         raise AssertionError("extracted again")
@@ -106,7 +106,7 @@ def test_extraction_is_cached_by_file_hash(tmp_path: Path, monkeypatch: pytest.M
 
 
 def test_everything_failing_is_an_error(tmp_path: Path) -> None:
-    from indexer.build import BuildError
+    from minutes.build import BuildError
 
     _bad_pdf("empty", tmp_path / "a.pdf")
     with pytest.raises(BuildError, match=r"no documents could be read.*a\.pdf: empty file"):

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from indexer.ingest import Problem, load_documents
-from indexer.ingest.text import FrontMatterError, split_front_matter
+from minutes.ingest import Problem, load_documents
+from minutes.ingest.text import FrontMatterError, split_front_matter
 
 from .conftest import CORPUS
 

@@ -2,7 +2,7 @@ import sqlite3
 
 import pytest
 
-from indexer.keyword import parse_query
+from minutes.search.query import parse_query
 
 
 def fts_connection() -> sqlite3.Connection:

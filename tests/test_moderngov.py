@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from indexer.moderngov.client import Client, FetchError
-from indexer.moderngov.importer import Importer
-from indexer.moderngov.pages import (
+from minutes.records import Filters
+from minutes.sources.moderngov.client import Client, FetchError
+from minutes.sources.moderngov.importer import Importer
+from minutes.sources.moderngov.pages import (
     AgendaItem,
     Meeting,
     ModernGovFormatError,
@@ -21,7 +22,6 @@ from indexer.moderngov.pages import (
     parse_meeting_page,
     parse_meetings,
 )
-from indexer.records import Filters
 from tests.moderngov_server import FIXTURES, serve
 
 BASE = "https://democracy.example.gov.uk"
@@ -141,7 +141,7 @@ def test_client_is_polite_retries_and_caches(tmp_path: Path) -> None:
 
 
 def _import(site_url: str, index_dir: Path, out: Path, *extra: str) -> tuple[int, str, str]:
-    from server.cli import cli
+    from minutes.cli.serve import cli
 
     runner = CliRunner()
     result = runner.invoke(cli, ["--index-dir", str(index_dir), "import", "moderngov", site_url,
@@ -153,8 +153,8 @@ def _import(site_url: str, index_dir: Path, out: Path, *extra: str) -> tuple[int
 
 
 def test_import_end_to_end(tmp_path: Path) -> None:
-    from indexer.render import hit_to_dict
-    from indexer.search import open_searcher
+    from minutes.render import hit_to_dict
+    from minutes.search.hybrid import open_searcher
 
     index_dir, out = tmp_path / "index", tmp_path / "imports"
     with serve() as site:

@@ -8,11 +8,11 @@ import pytest
 from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 
-from indexer.browse import browse, sort_hits
-from indexer.dates import parse_span
-from indexer.records import Filters
-from indexer.search import Searcher
-from indexer.timeline import by_meeting, periods
+from minutes.dates import parse_span
+from minutes.features.browse import browse, sort_hits
+from minutes.features.timeline import by_meeting, periods
+from minutes.records import Filters
+from minutes.search.hybrid import Searcher
 
 Q = "budget savings"
 
@@ -181,9 +181,9 @@ def test_search_within_a_meeting(client: TestClient) -> None:
 
 
 def test_a_full_pool_says_it_shows_the_best(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    import indexer.browse
+    import minutes.features.browse
 
-    monkeypatch.setattr(indexer.browse, "POOL", 20)
+    monkeypatch.setattr(minutes.features.browse, "POOL", 20)
     body = _browse(client)
     assert body["total"] == 20 and body["capped"] is True
     soup = BeautifulSoup(client.get("/", params={"q": Q}).text, "html.parser")

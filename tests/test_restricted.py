@@ -23,8 +23,8 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
-from indexer.embed import HashingEmbedder
-from indexer.settings import Settings
+from minutes.embed import HashingEmbedder
+from minutes.settings import Settings
 
 # Words that appear only in the restricted item (9005) and the restricted papers (s128748, s128790).
 SECRETS = ("Zanzibarcontract", "Quokkaprivate")
@@ -33,7 +33,7 @@ RESTRICTED_ITEM = "9005"
 
 @pytest.fixture(scope="module")
 def imported(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
-    from server.cli import cli
+    from minutes.cli.serve import cli
     from tests.moderngov_server import serve
 
     root = tmp_path_factory.mktemp("restricted")
@@ -52,7 +52,7 @@ def imported(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, P
 
 @pytest.fixture(scope="module")
 def client(imported: tuple[Path, Path], embedder: HashingEmbedder) -> Iterator[TestClient]:
-    from server.app import create_app
+    from minutes.web.app import create_app
 
     index_dir, _ = imported
     with TestClient(create_app(Settings(index_dir=index_dir, model="hashing"), embedder=embedder)) as test_client:

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from indexer.build import build_index
-from indexer.embed import HashingEmbedder
-from indexer.records import Filters
-from indexer.search import MODES, NO_MATCH_FLOOR, QueryError, Searcher, Tuning
-from indexer.search import _filter_sql as search_filter_sql
-from indexer.store import Index, open_index
+from minutes.build import build_index
+from minutes.embed import HashingEmbedder
+from minutes.records import Filters
+from minutes.search.hybrid import MODES, NO_MATCH_FLOOR, QueryError, Searcher, Tuning
+from minutes.search.hybrid import _filter_sql as search_filter_sql
+from minutes.storage.sqlite_faiss.store import Index, open_index
 
 BROAD = "children budget savings and services"
 
@@ -266,7 +266,7 @@ def test_hybrid_finds_what_either_retriever_finds_first(searcher: Searcher) -> N
 
 
 def test_search_result_for_path(seed_index_dir: Path, embedder: HashingEmbedder) -> None:
-    from indexer.search import open_searcher
+    from minutes.search.hybrid import open_searcher
 
     searcher = open_searcher(seed_index_dir, "hashing", tuning=Tuning(mode="keyword"))
     assert searcher.tuning.mode == "keyword"
@@ -276,8 +276,8 @@ def test_search_result_for_path(seed_index_dir: Path, embedder: HashingEmbedder)
 @pytest.mark.slow
 def test_real_model_on_the_seed_corpus(tmp_path: Path) -> None:
     """The final method with all-MiniLM-L6-v2: seeds-dev and the off-topic queries (bench/relevance.py)."""
-    from indexer.embed import load_embedder
-    from indexer.evaluate import load_questions, score
+    from minutes.embed import load_embedder
+    from minutes.evaluate import load_questions, score
 
     from .conftest import CORPUS, ROOT, shared_path
 
@@ -300,8 +300,8 @@ def _df(index: Index, word: str) -> int:
 
 def test_very_frequent_words_are_pruned_from_the_keyword_query(searcher: Searcher,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    import indexer.search as search_module
-    from indexer.keyword import parse_query
+    import minutes.search.hybrid as search_module
+    from minutes.search.query import parse_query
 
     monkeypatch.setattr(search_module, "PRUNE_MIN_PASSAGES", 0)  # the seed index is tiny
     total = searcher.index.manifest.passages
@@ -338,7 +338,7 @@ def test_very_frequent_words_are_pruned_from_the_keyword_query(searcher: Searche
 
 @pytest.mark.parametrize("filters", [Filters(include_procedural=True), Filters(), Filters(decisions_only=True)])
 def test_keyword_scores_the_semantic_candidates_in_the_same_pass(searcher: Searcher, filters: Filters) -> None:
-    from indexer.keyword import parse_query
+    from minutes.search.query import parse_query
 
     parsed = parse_query(BROAD)
     alone, none = searcher._keyword(parsed, filters, 8)

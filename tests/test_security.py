@@ -11,10 +11,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse
 from fastapi.testclient import TestClient
 
-from indexer.embed import HashingEmbedder
-from indexer.settings import Settings
-from server.errors import install_error_handlers
-from server.security import RequestLimits, TokenBuckets
+from minutes.embed import HashingEmbedder
+from minutes.settings import Settings
+from minutes.web.errors import install_error_handlers
+from minutes.web.security import RequestLimits, TokenBuckets
 
 from .conftest import ROOT
 
@@ -22,7 +22,7 @@ ERROR_KEYS = {"ok", "error", "status"}
 
 
 def make_client(index_dir: Path, embedder: HashingEmbedder, **settings: object) -> TestClient:
-    from server.app import create_app
+    from minutes.web.app import create_app
 
     return TestClient(create_app(Settings(index_dir=index_dir, model="hashing", **settings),  # type: ignore[arg-type]
                                  embedder=embedder))
@@ -49,7 +49,7 @@ def test_api_docs_page_keeps_working_under_its_own_policy(client: TestClient) ->
     assert response.headers["x-frame-options"] == "DENY"
 
 
-TEMPLATE_FILES = sorted((ROOT / "templates").rglob("*.html"))
+TEMPLATE_FILES = sorted((ROOT / "minutes" / "web" / "templates").rglob("*.html"))
 
 
 @pytest.mark.parametrize("template", TEMPLATE_FILES, ids=lambda p: p.name)
@@ -171,7 +171,7 @@ def test_rendered_pages_need_nothing_the_policy_forbids(client: TestClient, path
 @pytest.mark.parametrize("path", ["/api/boom", "/boom"])
 def test_an_unexpected_500_carries_the_headers_and_the_one_shape(seed_index_dir: Path, embedder: HashingEmbedder,
                                                                    path: str) -> None:
-    from server.app import create_app
+    from minutes.web.app import create_app
 
     app = create_app(Settings(index_dir=seed_index_dir, model="hashing"), embedder=embedder)
 

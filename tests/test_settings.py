@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from indexer.settings import Settings
+from minutes.settings import Settings
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 

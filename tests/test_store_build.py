@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from indexer.build import BuildError, build_index
-from indexer.embed import HashingEmbedder
-from indexer.search import Searcher
-from indexer.store import IndexCorrupt, IndexMismatch, IndexMissing, current_build, open_index
+from minutes.build import BuildError, build_index
+from minutes.embed import HashingEmbedder
+from minutes.search.hybrid import Searcher
+from minutes.storage.sqlite_faiss.store import IndexCorrupt, IndexMismatch, IndexMissing, current_build, open_index
 
 from .conftest import CORPUS
 

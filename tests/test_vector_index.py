@@ -9,8 +9,8 @@ import faiss
 import numpy as np
 import pytest
 
-from indexer import vector_index
-from indexer.vector_index import KINDS, build_vector_index, choose_kind, index_kind, search_vectors
+from minutes.storage.sqlite_faiss import vectors as vector_index
+from minutes.storage.sqlite_faiss.vectors import KINDS, build_vector_index, choose_kind, index_kind, search_vectors
 
 DIM = 32
 

@@ -1,0 +1,319 @@
+"""Import a ModernGov site's meetings into a folder of documents that `minutes index` reads.
+
+    OUT/                                   one folder per site (e.g. imports/democracy.kent.gov.uk)
+      minutes.yaml                         council: NAME (when given)
+      <committee>/<date>-m<meeting>/
+        item-<n>-<item id>.md              one agenda item: front matter + text
+        documents/metadata.json            the linked papers: url, committee, date, item, title
+        documents/<attachment>-<title>.pdf
+
+Per meeting: the web service's GetMeeting, or the meeting page (`ieListDocuments.aspx`)
+when the service fails (an HTTP error, a time-out, XML that does not parse). Restricted
+(exempt, Part 2) items and restricted documents are never written, and a file left by an
+earlier import for an item that is now restricted or gone is removed. Procedural items
+are written with `procedural: true`. A file is rewritten only when its content changes,
+so an unchanged re-import changes nothing and re-embeds nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import yaml
+
+from minutes.ingest import Problem
+from minutes.sources.moderngov.client import Client, FetchError
+from minutes.sources.moderngov.pages import (
+    AgendaItem,
+    LinkedDoc,
+    Meeting,
+    ModernGovFormatError,
+    meeting_url,
+    parse_committees,
+    parse_meeting,
+    parse_meeting_page,
+    parse_meetings,
+    redact_meeting_page,
+    redact_meeting_xml,
+)
+
+
+@dataclass
+class ImportReport:
+    committees: int = 0
+    meetings: int = 0
+    items: int = 0               # public items written (or unchanged)
+    procedural: int = 0
+    restricted: int = 0          # restricted items and documents, never stored
+    documents: int = 0           # linked papers stored
+    written: int = 0             # files created or changed this run
+    removed: int = 0             # files of items that are gone or now restricted
+    via_html: int = 0            # meetings read from the HTML page (service failed)
+    seconds: float = 0.0
+    problems: list[Problem] = field(default_factory=list)
+    out_dir: Path | None = None
+
+
+def slug(text: str, limit: int = 60) -> str:
+    value = re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()
+    return value[:limit].rstrip("-") or "untitled"
+
+
+def _write_if_changed(path: Path, data: bytes, report: ImportReport) -> None:
+    if path.exists() and path.read_bytes() == data:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+    report.written += 1
+
+
+def _front_matter(meta: Mapping[str, object]) -> str:
+    clean = {k: v for k, v in meta.items() if v not in (None, "", [], ())}
+    return "---\n" + yaml.safe_dump(clean, sort_keys=False, allow_unicode=True, width=1000) + "---\n"
+
+
+def _document_suffix(url: str, content_type: str) -> str:
+    path = urlparse(url).path.lower()
+    for suffix in (".pdf", ".docx", ".html", ".htm", ".txt"):
+        if path.endswith(suffix):
+            return suffix
+    if "wordprocessingml" in content_type:
+        return ".docx"
+    if "html" in content_type:
+        return ".html"
+    return ".pdf"  # mgConvert2PDF.aspx and friends
+
+
+def categorise(title: str) -> str:
+    lowered = title.lower()
+    for word, category in (("minute", "minutes"), ("agenda", "agenda"), ("appendix", "appendix"),
+                           ("annex", "appendix"), ("decision", "decision"), ("report", "report")):
+        if word in lowered:
+            return category
+    return "other"
+
+
+class Importer:
+    def __init__(self, base_url: str, out_dir: Path, client: Client, *, council: str | None = None,
+                 download_documents: bool = True, progress: bool | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.host = urlparse(self.base_url).netloc or self.base_url
+        self.out_dir = Path(out_dir)
+        self.client, self.council, self.download_documents = client, council, download_documents
+        self.progress = progress
+        self.report = ImportReport(out_dir=self.out_dir)
+
+    # -- listing ------------------------------------------------------------------
+
+    def _problem(self, source: str, reason: str) -> None:
+        self.report.problems.append(Problem(source, reason))
+
+    def committees(self) -> list[tuple[str, str]]:
+        url = f"{self.base_url}/mgWebService.asmx/GetCommittees"
+        try:
+            return parse_committees(self.client.get(url).body)
+        except (FetchError, ModernGovFormatError) as exc:
+            self._problem(url, f"{getattr(exc, 'reason', exc)}; falling back to the committee list page")
+        page = f"{self.base_url}/mgListCommittees.aspx"
+        try:
+            markup = self.client.get(page).text
+        except FetchError as exc:
+            self._problem(page, exc.reason)
+            return []
+        from bs4 import BeautifulSoup
+
+        found: dict[str, str] = {}
+        for link in BeautifulSoup(markup, "lxml").find_all("a", href=True):
+            if match := re.search(r"mgCommitteeDetails\.aspx\?ID=(\d+)", str(link["href"]), re.IGNORECASE):
+                found.setdefault(match.group(1), " ".join(link.get_text(" ").split()))
+        return list(found.items())
+
+    def choose(self, committees: list[tuple[str, str]], wanted: list[str]) -> list[tuple[str, str]]:
+        if not wanted:
+            return committees
+        chosen = []
+        for want in wanted:
+            match = [c for c in committees if c[0] == want.strip() or c[1].lower() == want.strip().lower()]
+            if not match:
+                names = ", ".join(f"{t} ({i})" for i, t in committees[:20])
+                self._problem(want, f"no committee has this id or name; known: {names}")
+            chosen += [c for c in match if c not in chosen]
+        return chosen
+
+    def meetings(self, committee: tuple[str, str], since: date, until: date) -> list[Meeting]:
+        cid, title = committee
+        url = (f"{self.base_url}/mgWebService.asmx/GetMeetings?lCommitteeId={cid}"
+               f"&sFromDate={since:%d/%m/%Y}&sToDate={until:%d/%m/%Y}")
+        try:
+            stubs = parse_meetings(self.client.get(url).body)
+        except (FetchError, ModernGovFormatError) as exc:
+            self._problem(url, f"{getattr(exc, 'reason', exc)}; meetings of {title} not imported")
+            return []
+        for stub in stubs:
+            stub.committee_id = stub.committee_id or cid
+            stub.committee = stub.committee or title
+        return [s for s in stubs if s.date is None or since.isoformat() <= s.date <= until.isoformat()]
+
+    # -- one meeting --------------------------------------------------------------
+
+    def meeting(self, stub: Meeting) -> Meeting | None:
+        """The meeting's items from the web service, or else from its HTML page."""
+        url = f"{self.base_url}/mgWebService.asmx/GetMeeting?lMeetingId={stub.meeting_id}"
+        page = meeting_url(self.base_url, stub.committee_id, stub.meeting_id)
+        try:
+            meeting = parse_meeting(self.client.get(url, redact=redact_meeting_xml).body, self.base_url, stub)
+        except (FetchError, ModernGovFormatError) as exc:
+            service_error = getattr(exc, "reason", None) or str(exc)
+        else:
+            if self.download_documents:
+                # The web service lists each item's papers but not the meeting's own (printed
+                # minutes, agenda frontsheet): those are only on the meeting page.
+                try:
+                    meeting.documents = parse_meeting_page(
+                        self.client.get(page, redact=redact_meeting_page).text, page).documents
+                except FetchError as exc:
+                    self.report.problems.append(Problem(page, f"{exc.reason}; the meeting's own papers (printed "
+                                                              "minutes) not imported", kind="gap"))
+            return meeting
+        try:
+            parsed = parse_meeting_page(self.client.get(page, redact=redact_meeting_page).text, page)
+        except FetchError as exc:
+            self._problem(url, f"{service_error}; meeting page also failed ({exc.reason}); meeting skipped")
+            return None
+        if not parsed.items:
+            self._problem(url, f"{service_error}; meeting page has no agenda items; meeting skipped")
+            return None
+        self.report.via_html += 1
+        parsed.meeting_id, parsed.committee_id = stub.meeting_id, stub.committee_id
+        parsed.committee = stub.committee or parsed.committee
+        parsed.date = stub.date or parsed.date
+        parsed.status = stub.status
+        return parsed
+
+    def folder_of(self, meeting: Meeting) -> Path:
+        return self.out_dir / slug(meeting.committee or f"committee-{meeting.committee_id}") / \
+            f"{meeting.date or 'undated'}-m{meeting.meeting_id}"
+
+    def write_meeting(self, meeting: Meeting) -> None:
+        folder = self.folder_of(meeting)
+        keep: set[Path] = set()
+        doc_entries: list[dict[str, object]] = []
+        self._document_failed = False
+        self.report.restricted += meeting.redacted
+        for position, item in enumerate(meeting.items, 1):
+            if item.restricted:
+                self.report.restricted += 1
+                continue
+            keep.add(self.write_item(meeting, item, folder, position))
+            for doc in item.documents:
+                if doc.restricted:
+                    self.report.restricted += 1
+                    continue
+                if self.download_documents and (entry := self.fetch_document(meeting, item, doc, folder)):
+                    keep.add(folder / "documents" / str(entry["filename"]))
+                    doc_entries.append(entry)
+        for doc in meeting.documents:  # the meeting's own papers (meeting page only): printed minutes...
+            if self.download_documents and (entry := self.fetch_document(meeting, None, doc, folder)):
+                keep.add(folder / "documents" / str(entry["filename"]))
+                doc_entries.append(entry)
+        metadata = folder / "documents" / "metadata.json"
+        if doc_entries:
+            keep.add(metadata)
+            _write_if_changed(metadata, (json.dumps(doc_entries, indent=2, ensure_ascii=False) + "\n").encode(),
+                              self.report)
+        if folder.is_dir():  # items or papers that are gone, or restricted now
+            for old in sorted(folder.rglob("*")):
+                if self._document_failed and old.parent.name == "documents":
+                    continue  # a paper that failed to download this time keeps its earlier copy
+                if old.is_file() and old not in keep and not old.name.endswith(".tmp"):
+                    old.unlink()
+                    self.report.removed += 1
+
+    def write_item(self, meeting: Meeting, item: AgendaItem, folder: Path, position: int) -> Path:
+        key = item.item_id or f"p{position}"
+        path = folder / f"item-{slug(item.number or str(position), 10)}-{key}.md"
+        source = item.item_url or (f"{meeting.url}#AI{item.item_id}" if item.item_id else meeting.url)
+        meta = {
+            "document_id": f"moderngov/{self.host}/{meeting.meeting_id}/{key}",
+            "title": item.title,
+            "council": self.council,
+            "committee": meeting.committee,
+            "item": item.label(),
+            "date": meeting.date,
+            "source_url": source,
+            "see_also": [meeting.url] if meeting.url and meeting.url != source else [],
+            "procedural": True if item.procedural else None,
+            "meeting_id": meeting.meeting_id,
+            "item_id": item.item_id,
+            "meeting_url": meeting.url,
+        }
+        body = item.text() + "\n"
+        _write_if_changed(path, (_front_matter(meta) + body).encode("utf-8"), self.report)
+        self.report.items += 1
+        self.report.procedural += item.procedural
+        return path
+
+    def fetch_document(self, meeting: Meeting, item: AgendaItem | None, doc: LinkedDoc,
+                       folder: Path) -> dict[str, object] | None:
+        try:
+            response = self.client.get(doc.url)
+        except FetchError as exc:
+            self._document_failed = True
+            owner = f"item {item.label()}" if item else f"meeting {meeting.meeting_id}"
+            self._problem(doc.url, f"{exc.reason}; document '{doc.title}' of {owner} not imported")
+            return None
+        stem = unquote(urlparse(doc.url).path.rsplit("/", 1)[-1])
+        stem = stem.rsplit(".", 1)[0] if "." in stem and not stem.lower().endswith(".aspx") else doc.title
+        folder_key = re.search(r"documents/([gs]\d+)/", doc.url, re.IGNORECASE)
+        key = doc.attachment_id or (folder_key.group(1).lower() if folder_key else
+                                    hashlib.sha256(doc.url.encode()).hexdigest()[:10])
+        name = f"{key}-{slug(stem or doc.title, 50)}" + \
+            _document_suffix(doc.url, response.content_type)
+        _write_if_changed(folder / "documents" / name, response.body, self.report)
+        self.report.documents += 1
+        return {"filename": name, "url": doc.url, "title": doc.title, "committee": meeting.committee,
+                "meeting_date": meeting.date, "document_category": categorise(doc.title),
+                "item": item.label() if item else None, "item_url": item.item_url if item else None,
+                "meeting_url": meeting.url}
+
+    # -- the whole run ------------------------------------------------------------
+
+    def run(self, wanted: list[str], since: date, until: date,
+            on_meeting: Callable[[Meeting], None] | None = None) -> ImportReport:
+        from tqdm import tqdm
+
+        started = time.perf_counter()
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        if self.council:
+            _write_if_changed(self.out_dir / "minutes.yaml",
+                              yaml.safe_dump({"council": self.council}, allow_unicode=True).encode(), self.report)
+        chosen = self.choose(self.committees(), wanted)
+        self.report.committees = len(chosen)
+        stubs = [m for c in chosen for m in self.meetings(c, since, until)]
+        stubs = [m for m in stubs if (m.status or "").lower() not in ("cancelled", "canceled")]
+        disable = None if self.progress is None else not self.progress
+        for stub in tqdm(stubs, desc="downloading", unit=" meetings", disable=disable):
+            meeting = self.meeting(stub)
+            if meeting is None:
+                continue
+            self.report.meetings += 1
+            self.write_meeting(meeting)
+            if on_meeting:
+                on_meeting(meeting)
+        self.report.seconds = round(time.perf_counter() - started, 2)
+        return self.report
+
+
+def default_window(since: date | None, until: date | None) -> tuple[date, date]:
+    until = until or date.today()
+    return since or until - timedelta(days=365), until

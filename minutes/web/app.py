@@ -1,0 +1,50 @@
+"""The FastAPI application factory. Settings come in as an argument so tests pass their own."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from minutes import __version__
+from minutes.embed import Embedder
+from minutes.settings import Settings
+from minutes.web import api, exports, pages, workflows_api
+from minutes.web.errors import install_error_handlers
+from minutes.web.holder import SearcherHolder
+from minutes.web.security import install_security
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+def create_app(settings: Settings | None = None, embedder: Embedder | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Load the model and the index once, before the first request.
+        holder = SearcherHolder(settings.index_dir, settings.model, settings.query_threads, embedder=embedder)
+        app.state.holder = holder
+        try:
+            holder.get()
+        except Exception as exc:  # still start: pages explain what is missing, and a later build is picked up
+            import logging
+
+            logging.getLogger("minutes").warning("no index served yet: %s", exc)
+        yield
+
+    app = FastAPI(title="Minutes", version=__version__, lifespan=lifespan,
+                  description="Search UK council committee papers and minutes: ranked passages with "
+                              "links to their source meeting.")
+    app.state.settings = settings
+    app.include_router(api.router)
+    app.include_router(workflows_api.router)
+    app.include_router(exports.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    install_error_handlers(app, pages.render_error)
+    install_security(app, settings, pages.render_error)
+    return app
