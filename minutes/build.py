@@ -25,6 +25,7 @@ from typing import ParamSpec
 
 from minutes.chunk import CHUNKER_VERSION, chunk_document
 from minutes.embed import Embedder, embedding_text
+from minutes.errors import BuildError
 from minutes.ingest import IngestOptions, Problem, load_documents
 from minutes.records import Document, DocumentInfo, Passage
 from minutes.storage.sqlite_faiss.store import (
@@ -55,8 +56,6 @@ class BuildReport:
     build_dir: Path | None = None
 
 
-class BuildError(RuntimeError):
-    pass
 
 
 def info_of(document: Document) -> DocumentInfo:

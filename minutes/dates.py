@@ -6,13 +6,10 @@ import calendar
 import re
 from datetime import date
 
+from minutes.errors import DateError
 from minutes.records import DateSpan
 
 _PART = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
-
-
-class DateError(ValueError):
-    """A date that is not ISO 8601 (YYYY, YYYY-MM, YYYY-MM-DD or START/END)."""
 
 
 def _bounds(part: str) -> tuple[date, date]:

@@ -14,11 +14,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from minutes.errors import ModelError
 from minutes.records import DocumentInfo, Passage
-
-
-class ModelError(RuntimeError):
-    """The embedding model cannot be loaded."""
 
 
 class Embedder(Protocol):

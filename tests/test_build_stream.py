@@ -15,13 +15,13 @@ import numpy as np
 import pytest
 
 from minutes import build as build_module
-from minutes.storage import vector_cache
-from minutes.storage.sqlite_faiss import vectors as vector_index
 from minutes.build import BuildReport, build_index, collect, info_of
 from minutes.chunk import chunk_document
 from minutes.embed import HashingEmbedder, embedding_text
 from minutes.records import Filters
 from minutes.search.hybrid import Searcher
+from minutes.storage import vector_cache
+from minutes.storage.sqlite_faiss import vectors as vector_index
 from minutes.storage.sqlite_faiss.store import current_build, open_index
 
 from .conftest import CORPUS

@@ -2,7 +2,7 @@ import sqlite3
 
 import pytest
 
-from minutes.search.query import parse_query
+from minutes.text.query import parse_query
 
 
 def fts_connection() -> sqlite3.Connection:

@@ -301,7 +301,7 @@ def _df(index: Index, word: str) -> int:
 def test_very_frequent_words_are_pruned_from_the_keyword_query(searcher: Searcher,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     import minutes.search.hybrid as search_module
-    from minutes.search.query import parse_query
+    from minutes.text.query import parse_query
 
     monkeypatch.setattr(search_module, "PRUNE_MIN_PASSAGES", 0)  # the seed index is tiny
     total = searcher.index.manifest.passages
@@ -338,7 +338,7 @@ def test_very_frequent_words_are_pruned_from_the_keyword_query(searcher: Searche
 
 @pytest.mark.parametrize("filters", [Filters(include_procedural=True), Filters(), Filters(decisions_only=True)])
 def test_keyword_scores_the_semantic_candidates_in_the_same_pass(searcher: Searcher, filters: Filters) -> None:
-    from minutes.search.query import parse_query
+    from minutes.text.query import parse_query
 
     parsed = parse_query(BROAD)
     alone, none = searcher._keyword(parsed, filters, 8)

@@ -20,7 +20,7 @@ import numpy as np
 
 from minutes.embed import Embedder
 from minutes.records import Hit
-from minutes.search.query import STOPWORDS
+from minutes.text.query import STOPWORDS
 
 log = logging.getLogger("minutes")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from minutes.search.query import parse_query
+from minutes.text.query import parse_query
 
 
 def _pattern(term: str) -> re.Pattern[str]:

@@ -21,10 +21,11 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from minutes.embed import Embedder
+from minutes.errors import QueryError
 from minutes.records import Filters, Hit, SearchResult
-from minutes.search.query import KeywordQuery, parse_query
 from minutes.storage.sqlite_faiss.store import Index
 from minutes.storage.sqlite_faiss.vectors import search_vectors
+from minutes.text.query import KeywordQuery, parse_query
 
 MAX_QUERY_CHARS = 1000
 MAX_K = 100
@@ -38,8 +39,6 @@ NO_MATCH_FLOOR = ("No passages match this question closely enough. Try other wor
 NO_MATCH = "No passages match. Try other words, or fewer filters."
 
 
-class QueryError(ValueError):
-    """A query that cannot be searched; the message says what to change."""
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ import faiss
 import numpy as np
 
 from minutes.chunk import CHUNKER_VERSION
+from minutes.errors import IndexCorrupt, IndexMismatch, IndexMissing, IndexProblem
 from minutes.records import DocumentInfo, Passage
 
 FORMAT_VERSION = 1
@@ -54,20 +55,7 @@ CREATE VIRTUAL TABLE passages_fts USING fts5(
 """
 
 
-class IndexError_(RuntimeError):
-    """Base for index problems that a person can fix (the message says how)."""
-
-
-class IndexMissing(IndexError_):
-    pass
-
-
-class IndexMismatch(IndexError_):
-    pass
-
-
-class IndexCorrupt(IndexError_):
-    pass
+IndexError_ = IndexProblem  # the old name, until every caller moves to minutes.errors
 
 
 @dataclass(frozen=True)
