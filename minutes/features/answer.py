@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from minutes.embed import Embedder
+from minutes.errors import MinutesError
 from minutes.records import Hit
 from minutes.text.query import STOPWORDS
 
@@ -45,7 +46,7 @@ NOT_ANSWERED = ("The passages found do not answer this question directly; "
                 "read the passages below, or try other words.")
 
 
-class CitationError(ValueError):
+class CitationError(MinutesError, ValueError):
     """A quoted sentence that does not appear verbatim in the passage it cites."""
 
 
