@@ -6,24 +6,22 @@ Errors a person can fix are one line on stderr and exit status 1, never a traceb
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from minutes.build import BuildError, build_index
-from minutes.dates import DateError, parse_filter_date
-from minutes.embed import ModelError, load_embedder
+from minutes.build import build_from_settings, index_is_ready
+from minutes.dates import parse_filter_date
+from minutes.errors import MinutesError
 from minutes.evaluate import load_questions, run_questions, score
 from minutes.ingest import IngestOptions
 from minutes.records import Filters
-from minutes.search.hybrid import MODES, QueryError, Tuning, open_searcher
+from minutes.search.hybrid import MODES, Tuning, open_searcher
 from minutes.settings import Settings
-from minutes.storage.sqlite_faiss.store import IndexError_, current_build
 
-FIXABLE = (IndexError_, BuildError, QueryError, ModelError, DateError, ValueError, OSError)
+FIXABLE = (MinutesError, ValueError, OSError)
 
 
 class MinutesGroup(click.Group):
@@ -89,16 +87,7 @@ def run_build(settings: Settings, paths: list[Path], rebuild: bool = False,
               ingest: IngestOptions | None = None) -> None:
     from minutes.ingest.report import problem_lines
 
-    if settings.model != "hashing":  # the test model needs no torch (whose import takes seconds)
-        import torch
-
-        torch.set_num_threads(os.cpu_count() or 1)
-    if rebuild:
-        for cache in ("cache.sqlite", "extracted.sqlite"):
-            if (settings.index_dir / cache).exists():
-                (settings.index_dir / cache).unlink()
-    embedder = load_embedder(settings.model, device=settings.device)
-    report = build_index(paths, settings.index_dir, embedder, batch_size=settings.batch_size, ingest=ingest)
+    report = build_from_settings(settings, paths, rebuild=rebuild, ingest=ingest)
     for line in problem_lines(report.problems):
         click.echo(line, err=True)
     failed = sum(p.kind == "failed" for p in report.problems)
@@ -200,7 +189,4 @@ def _register_import() -> None:
 
 _register_import()
 
-
-def index_is_ready(settings: Settings) -> bool:
-    build = current_build(settings.index_dir)
-    return build is not None and (build / "manifest.json").exists()
+__all__ = ["cli", "index_dir_option", "index_is_ready", "run_build"]

@@ -18,6 +18,7 @@ import click
 from minutes.dates import parse_filter_date
 from minutes.ingest import IngestOptions
 from minutes.settings import Settings
+from minutes.storage import open_backend
 
 
 @click.group(name="import")
@@ -31,16 +32,7 @@ def _date(value: str | None, end: bool = False) -> date | None:
 
 def previous_sources(index_dir: Path) -> list[Path]:
     """The folders the serving index was built from (those that still exist)."""
-    from minutes.storage.sqlite_faiss.store import Manifest, current_build
-
-    build = current_build(index_dir)
-    if build is None or not (build / "manifest.json").exists():
-        return []
-    try:
-        manifest = Manifest.from_json((build / "manifest.json").read_text())
-    except (OSError, ValueError, TypeError):
-        return []
-    return [Path(p) for p in manifest.sources if Path(p).exists()]
+    return [Path(p) for p in open_backend(index_dir).previous_sources() if Path(p).exists()]
 
 
 @import_group.command(name="moderngov")
