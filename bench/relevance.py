@@ -52,7 +52,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from minutes.storage.sqlite_faiss.store import current_build, open_index  # noqa: E402
+from minutes.storage import current_build, open_index  # noqa: E402
 
 from minutes import chunk, embed  # noqa: E402
 from minutes.build import build_index  # noqa: E402
