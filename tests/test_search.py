@@ -7,6 +7,7 @@ from the index itself (which passages exist, which contain a word), never hard-c
 from __future__ import annotations
 
 import re
+from collections import Counter
 from datetime import date
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from minutes.records import Filters
 from minutes.search.hybrid import MODES, NO_MATCH_FLOOR, QueryError, Searcher, Tuning
 from minutes.storage import open_index
 from minutes.storage.sqlite_faiss.reader import SqliteFaissReader as Index
+from minutes.text.query import parse_query
 
 BROAD = "children budget savings and services"
 
@@ -42,10 +44,9 @@ def narrow(searcher: Searcher) -> Searcher:
 def test_document_filter_keeps_k_hits(narrow: Searcher, mode: str) -> None:
     index = narrow.index
     # the document with the fewest passages that mention the word at least k times
-    rows = index.sql("SELECT d.document_id, count(*) AS n FROM passages_fts f JOIN passages p ON p.id = f.rowid "
-                     "JOIN documents d ON d.doc = p.doc WHERE passages_fts MATCH 'children' "
-                     "GROUP BY d.document_id HAVING n >= 5 ORDER BY n LIMIT 1")
-    [(document, _)] = [tuple(r) for r in rows]
+    holding = index.keyword.search(parse_query("children"), Filters(include_procedural=True), 10**6).ranked
+    per_document = Counter(doc for doc, _ in index.passages.places([pid for pid, _ in holding]).values())
+    [document] = [d for d, n in sorted(per_document.items(), key=lambda item: item[1]) if n >= 5][:1]
     result = narrow.search("children", 5, Filters(document=document), tuning=Tuning(mode=mode, pool=12))
     assert len(result.hits) == 5
     assert {h.document.document_id for h in result.hits} == {document}
@@ -212,9 +213,10 @@ def test_below_the_floor_only_passages_with_query_words_stay(searcher: Searcher)
 def test_floor_judges_the_question_against_the_whole_index(searcher: Searcher) -> None:
     """Filters say where to look; whether the question is about anything is asked of everything."""
     query = "Troubled Families programme"
-    elsewhere = doc_ids(searcher.index, "document_id NOT IN (SELECT d.document_id FROM passages_fts f "
-                        "JOIN passages p ON p.id = f.rowid JOIN documents d ON d.doc = p.doc "
-                        "WHERE passages_fts MATCH 'troubled')", [])
+    troubled = searcher.index.keyword.search(parse_query("troubled"), Filters(include_procedural=True), 10**6).ranked
+    holding = {doc for doc, _ in searcher.index.passages.places([pid for pid, _ in troubled]).values()}
+    assert holding
+    elsewhere = doc_ids(searcher.index, "1", []) - holding
     document = sorted(elsewhere)[0]
     scoped = searcher.search(query, 5, Filters(document=document), tuning=FLOORED)
     assert scoped.hits and {h.document.document_id for h in scoped.hits} == {document}

@@ -9,6 +9,7 @@ both stem alike, which is checked per word: both engines select the same passage
 
 from __future__ import annotations
 
+import errno
 import os
 import random
 import re
@@ -27,10 +28,11 @@ from pathlib import Path
 import pytest
 
 from minutes.chunk import chunk_document
-from minutes.errors import BuildError, IndexCorrupt, IndexMissing
+from minutes.errors import IndexCorrupt, IndexMissing
 from minutes.ingest import IngestOptions, Problem, load_documents
 from minutes.records import Document, Filters, Passage
 from minutes.storage.tantivy_index import TantivyKeywordIndex, TantivyWriter, open_keyword_index
+from minutes.storage.tantivy_index.writer import KeywordWriteError
 from minutes.text.query import STOPWORDS, KeywordQuery, parse_query
 from tests.conftest import CORPUS, ROOT, shared_path
 
@@ -393,7 +395,7 @@ def test_sigkill_mid_commit_leaves_the_last_commit_readable(tmp_path) -> None:
     assert len(seen) > 1  # the kills fell at different points of the work
 
 
-def test_a_full_disk_is_a_build_error_and_the_last_commit_stays(rows, tmp_path, mounts) -> None:
+def test_a_full_disk_is_an_enospc_error_and_the_last_commit_stays(rows, tmp_path, mounts) -> None:
     small = tmp_path / "small"
     _mount(["-t", "tmpfs", "-o", "size=3m", "tmpfs"], small, mounts)
     path = small / "keyword"
@@ -401,14 +403,14 @@ def test_a_full_disk_is_a_build_error_and_the_last_commit_stays(rows, tmp_path, 
     for row in rows[:100]:
         writer.add_document(row.document, [row.passage], row.pid)
     writer.commit()
-    with pytest.raises(BuildError, match="disk is full") as caught:
+    with pytest.raises(KeywordWriteError, match="disk is full") as caught:
         for batch in range(200):
             for i in range(200):
                 pid = 1000 + batch * 200 + i
                 writer.add(pid, f"{pid} " + " ".join(str(pid * j) for j in range(120)), "", None, None,
                            f"filler-{pid}", None, None, False, "text")
             writer.commit()
-    assert str(path) in str(caught.value)
+    assert str(path) in str(caught.value) and caught.value.errno == errno.ENOSPC
     index = open_keyword_index(path)
     assert index.passages >= 100 and (index.passages - 100) % 200 == 0  # whole commits only
     assert {p for p, _ in index.search(parse_query(_phrase(rows[0])), ALL, 10).ranked} & {0}

@@ -1,6 +1,7 @@
 """SqliteFaissReader: one finished build folder opened read-only (safe to share between threads).
 
-    index.sqlite   documents, passages, passages_fts
+    index.sqlite   documents, passages (and passages_fts, filled only by `keyword="fts5"` builds)
+    keyword/       the tantivy keyword index (minutes.storage.tantivy_index), CRC-checked on open
     vectors.faiss  unit vectors, inner product; FAISS id = passage id
     manifest.json  model, dimension, chunker version, counts, build time, backend facts
 """
@@ -19,6 +20,7 @@ from minutes.storage.base import FORMAT_VERSION, Manifest
 from minutes.storage.sqlite_faiss.fts import Fts5KeywordIndex
 from minutes.storage.sqlite_faiss.passages import REBUILD, Database, SqlitePassageStore
 from minutes.storage.sqlite_faiss.vectors import FaissVectorIndex
+from minutes.storage.tantivy_index import KEYWORD_DIR, TantivyKeywordIndex, open_keyword_index
 
 
 class SqliteFaissReader:
@@ -44,7 +46,14 @@ class SqliteFaissReader:
         self.database = Database(self.path / "index.sqlite")
         self.sql("SELECT count(*) FROM passages")  # fail now, not on the first search
         self.passages = SqlitePassageStore(self.database)
-        self.keyword = Fts5KeywordIndex(self.database, self.passages, self.manifest.passages)
+        self.keyword: TantivyKeywordIndex | Fts5KeywordIndex
+        if self.manifest.backend.get("keyword", "fts5") == "tantivy":
+            self.keyword = open_keyword_index(self.path / KEYWORD_DIR)
+            if self.keyword.passages != self.manifest.passages:
+                raise IndexCorrupt(f"{self.path / KEYWORD_DIR} holds {self.keyword.passages} passages but the "
+                                   f"manifest says {self.manifest.passages}; {REBUILD}")
+        else:  # built before tantivy, or for the benchmark's FTS5 row
+            self.keyword = Fts5KeywordIndex(self.database, self.passages, self.manifest.passages)
         self.vectors = FaissVectorIndex(vectors, self.passages.allowed_ids)
 
     def sql(self, query: str, params: Sequence[Any] = ()) -> list[Any]:
@@ -63,3 +72,5 @@ class SqliteFaissReader:
 
     def close(self) -> None:
         self.database.close()
+        if isinstance(self.keyword, TantivyKeywordIndex):
+            self.keyword.close()

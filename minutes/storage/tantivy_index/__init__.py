@@ -8,9 +8,9 @@ read-only as the seam's `KeywordIndex` (`TantivyKeywordIndex`). Figures: docs/be
 
 from minutes.storage.tantivy_index.reader import TantivyKeywordIndex, check_file, open_keyword_index
 from minutes.storage.tantivy_index.schema import ANALYZER, tokens
-from minutes.storage.tantivy_index.writer import TantivyWriter
+from minutes.storage.tantivy_index.writer import KeywordWriteError, TantivyWriter
 
 KEYWORD_DIR = "keyword"  # the keyword index's folder inside a build
 
-__all__ = ["ANALYZER", "KEYWORD_DIR", "TantivyKeywordIndex", "TantivyWriter", "check_file", "open_keyword_index",
-           "tokens"]
+__all__ = ["ANALYZER", "KEYWORD_DIR", "KeywordWriteError", "TantivyKeywordIndex", "TantivyWriter", "check_file",
+           "open_keyword_index", "tokens"]

@@ -3,7 +3,9 @@
 Nothing is visible to readers until `commit()`, and a commit is atomic: tantivy writes the new
 segments, fsyncs them, then replaces `meta.json` in one rename, so a writer killed at any point
 leaves the last committed index readable (tests/storage/test_tantivy.py kills one mid-commit).
-A full disk or any other write failure is a `BuildError` that names the folder and the cause.
+A full disk or any other write failure is a `KeywordWriteError`, an OSError (as every storage
+writer raises: the build turns it into a BuildError saying the previous index still serves) whose
+errno is ENOSPC for a full disk and whose message names the folder and the cause.
 """
 
 from __future__ import annotations
@@ -16,11 +18,16 @@ from pathlib import Path
 
 import tantivy
 
-from minutes.errors import BuildError
 from minutes.records import Document, Passage
 from minutes.storage.tantivy_index.schema import ANALYZER, ANALYZER_NAME, build_schema
 
+# What tantivy raises: ValueError for its own errors, OSError, RuntimeError for a consumed writer.
+_TANTIVY_ERRORS = (OSError, ValueError, RuntimeError)
 HEAP_BYTES = 64_000_000  # tantivy's indexing buffer, shared by its threads (at least 15 MB each)
+
+
+class KeywordWriteError(OSError):
+    """Writing the tantivy index failed (disk full, read-only folder, a writer already gone)."""
 
 
 class TantivyWriter:
@@ -34,7 +41,7 @@ class TantivyWriter:
             self.index = tantivy.Index(build_schema(), path=str(self.path), reuse=True)
             self.index.register_tokenizer(ANALYZER_NAME, ANALYZER)
             self._writer = self.index.writer(heap_size=max(heap_bytes, 15_000_001 * threads), num_threads=threads)
-        except (OSError, ValueError) as exc:
+        except _TANTIVY_ERRORS as exc:
             raise self._error(exc) from None
         self._schema = self.index.schema
         self._open = True
@@ -59,7 +66,7 @@ class TantivyWriter:
         doc.add_boolean("procedural", procedural)
         try:
             self._writer.add_document(doc)
-        except (OSError, ValueError) as exc:
+        except _TANTIVY_ERRORS as exc:
             raise self._error(exc) from None
 
     def add_document(self, document: Document, passages: list[Passage], first_id: int) -> None:
@@ -75,7 +82,7 @@ class TantivyWriter:
         try:
             self._writer.delete_documents_by_query(
                 tantivy.Query.term_query(self._schema, "passage_id", int(passage_id)))
-        except (OSError, ValueError) as exc:
+        except _TANTIVY_ERRORS as exc:
             raise self._error(exc) from None
 
     def update(self, passage_id: int, **fields: object) -> None:
@@ -87,7 +94,7 @@ class TantivyWriter:
         """Make everything added and deleted so far durable and visible, atomically."""
         try:
             self._writer.commit()
-        except (OSError, ValueError) as exc:
+        except _TANTIVY_ERRORS as exc:
             self._rollback()
             raise self._error(exc) from None
 
@@ -101,19 +108,22 @@ class TantivyWriter:
             self._open = False
             try:
                 self._writer.wait_merging_threads()
-            except (OSError, ValueError) as exc:
+            except _TANTIVY_ERRORS as exc:
                 raise self._error(exc) from None
 
     def _rollback(self) -> None:
-        with contextlib.suppress(OSError, ValueError):  # a writer already gone: the last commit stands
+        if not self._open:
+            return  # closed: nothing is pending, the last commit stands
+        with contextlib.suppress(*_TANTIVY_ERRORS):  # a writer already gone: the last commit stands
             self._writer.rollback()
 
-    def _error(self, exc: BaseException) -> BuildError:
+    def _error(self, exc: BaseException) -> KeywordWriteError:
         text = str(exc)
         reason = text.splitlines()[0][:300] if text.strip() else type(exc).__name__
         if "No space left" in text or "os error 28" in text or getattr(exc, "errno", None) == errno.ENOSPC:
-            reason = f"the disk is full ({reason})"
-        return BuildError(f"could not write the keyword index in {self.path}: {reason}")
+            return KeywordWriteError(errno.ENOSPC, f"the disk is full (writing the keyword index in {self.path})")
+        return KeywordWriteError(getattr(exc, "errno", None) or errno.EIO,
+                                 f"could not write the keyword index in {self.path}: {reason}")
 
     def __enter__(self) -> TantivyWriter:
         return self
