@@ -2,6 +2,7 @@
 
     nice .venv/bin/python bench/keyword.py --sizes 100k,1m          # prints the Markdown table
     nice .venv/bin/python bench/keyword.py --sizes 100k --json out.json
+    nice .venv/bin/python bench/keyword.py --serve-index 100k          # a whole index for bench/load.py
 
 Passages: Cleveland City Record issues (../shared/data/cleveland-city-record), oldest first, cut
 by Minutes' chunker, each issue a document of "Cleveland City Council" dated by its file name;
@@ -258,15 +259,62 @@ def measure_rss(size: str, engine: str) -> None:
     print(json.dumps({"before_mb": before / 2**20, "after_mb": rss_bytes() / 2**20}))
 
 
+class StandInVectors:
+    """MiniLM's identity (so the server loads the real model for queries) with a seeded random unit
+    vector per passage: the whole search's cost without hours of embedding on 2 cores. Relevance
+    of such an index means nothing; its CPU per search is what bench/load.py measures."""
+
+    name, dimension, floor = "minilm", 384, 0.30
+
+    def encode(self, texts: list[str], batch_size: int = 64):  # type: ignore[no-untyped-def]
+        import hashlib
+
+        import numpy as np
+
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        for i, text in enumerate(texts):
+            seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
+            vector = np.random.default_rng(seed).standard_normal(self.dimension).astype(np.float32)
+            out[i] = vector / np.linalg.norm(vector)
+        return out
+
+
+def serve_index(size: str) -> Path:
+    """`.bench/keyword/<size>/index`: a real build (tantivy keywords, FAISS) of the first Record
+    issues that give about `size` passages, with stand-in passage vectors; for bench/load.py."""
+    from minutes.build import build_index
+
+    index_dir = WORK / size / "index"
+    corpus = WORK / size / "issues"
+    if not corpus.exists():
+        corpus.mkdir(parents=True)
+        total, wanted = 0, SIZES[size]
+        with sqlite3.connect(passages_db(size)) as db:
+            counts = dict(db.execute("SELECT document_id, count(*) FROM passages GROUP BY document_id"))
+        for issue in cleveland_paths():
+            total += counts.get(f"cleveland-{issue.stem}", 0)
+            (corpus / f"{issue.stem}.txt").symlink_to(issue)
+            if total >= wanted:
+                break
+    report = build_index([corpus], index_dir, StandInVectors())  # type: ignore[arg-type]
+    print(f"{index_dir}: {report.passages} passages, {report.seconds:.0f}s", flush=True)
+    return index_dir
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="100k,1m")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--rss-of", nargs=2, metavar=("SIZE", "ENGINE"), help=argparse.SUPPRESS)
+    parser.add_argument("--serve-index", metavar="SIZE",
+                        help="only build a whole index of SIZE passages (stand-in vectors) for bench/load.py")
     args = parser.parse_args()
     if args.rss_of:
         return measure_rss(*args.rss_of)
+    if args.serve_index:
+        serve_index(args.serve_index)
+        return None
     report: dict[str, object] = {"machine": machine(), "command": " ".join(sys.argv)}
     for size in args.sizes.split(","):
         passages_db(size)
