@@ -140,12 +140,13 @@ def index(settings: Settings, paths: tuple[Path, ...], rebuild: bool, device: st
 @click.pass_obj
 def search(settings: Settings, query: str, k: int, as_json: bool, mode: str, **filter_args: Any) -> None:
     """Search the index for QUERY."""
-    from minutes.render import result_to_dict, source_link
+    from minutes.urls import source_link
+    from minutes.web.schemas import search_json  # the API's own shape, so the two cannot drift
 
     searcher = open_searcher(settings.index_dir, settings.model, tuning=Tuning(mode=mode))
     result = searcher.search(query, k, make_filters(**filter_args))
     if as_json:
-        click.echo(json.dumps(result_to_dict(result), indent=2, ensure_ascii=False))
+        click.echo(search_json(result))
         return
     if not result.hits:
         click.echo(result.message)
