@@ -158,8 +158,9 @@ def test_public_url_setting_makes_citation_links(settings, embedder) -> None:
     from fastapi.testclient import TestClient
 
     from minutes.web.app import create_app
+    from minutes.web.settings import WebSettings
 
-    public = settings.model_copy(update={"public_url": "https://minutes.example.gov.uk"})
+    public = WebSettings.of(settings, public_url="https://minutes.example.gov.uk")
     with TestClient(create_app(public, embedder=embedder)) as client:
         response = client.get("/api/export", params={"q": "short breaks", "format": "md"},
                               headers={"Host": "evil.example"})
