@@ -148,7 +148,7 @@ def test_cli_search_json_is_the_api_body(client: TestClient, seed_index_dir: Pat
 
     from click.testing import CliRunner
 
-    from minutes.cli.serve import cli
+    from minutes.cli import cli
 
     monkeypatch.setenv("MINUTES_MODEL", "hashing")
     result = CliRunner().invoke(cli, ["--index-dir", str(seed_index_dir), "search", "short breaks", "--json",

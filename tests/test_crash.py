@@ -52,7 +52,7 @@ def _vectors(index_dir: Path) -> int:
 
 
 def _minutes(index_dir: Path, *paths: Path) -> list[str]:
-    return [sys.executable, "-c", "from minutes.cli.serve import main; main()", "--index-dir", str(index_dir), "index",
+    return [sys.executable, "-c", "from minutes.cli import main; main()", "--index-dir", str(index_dir), "index",
             *map(str, paths)]
 
 

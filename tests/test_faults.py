@@ -113,7 +113,7 @@ def test_write_fault_during_a_build_leaves_the_old_index_serving(
 
 
 def test_cli_reports_a_full_disk_in_one_line(fresh_index_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from minutes.cli.serve import cli
+    from minutes.cli import cli
 
     monkeypatch.setattr("minutes.build.BuildDatabase.add", sqlite_full)
     result = CliRunner().invoke(cli, ["--index-dir", str(fresh_index_dir), "index", str(CORPUS)],

@@ -52,7 +52,7 @@ def test_unchanged_changed_and_deleted_files(tmp_path: Path) -> None:
     (["import", "moderngov", "https://x.example", "--from", "March"], "'March' is not a date"),
 ])
 def test_bad_options(tmp_path: Path, args: list[str], message: str) -> None:
-    from minutes.cli.serve import cli
+    from minutes.cli import cli
 
     result = CliRunner().invoke(cli, ["--index-dir", str(tmp_path / "index"), *args],
                                 env={"MINUTES_MODEL": "hashing"})
