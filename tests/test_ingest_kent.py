@@ -10,7 +10,7 @@ from minutes.ingest import IngestOptions, Problem, load_documents
 from minutes.ingest.folder import Folders
 from minutes.records import Document, Filters
 from minutes.search.hybrid import Searcher
-from minutes.storage.sqlite_faiss.store import open_index
+from minutes.storage import open_index
 from minutes.web.schemas import HitOut
 from tests.conftest import shared_path
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException
 
-from minutes.storage.sqlite_faiss.store import row_to_info
 from minutes.web.deps import FiltersDep, K, QueryText, SearcherDep
 from minutes.web.errors import ERROR_RESPONSES
 from minutes.web.schemas import DocumentOut, HealthOut, SearchOut
@@ -19,11 +18,11 @@ def api_search(q: QueryText, searcher: SearcherDep, filters: FiltersDep, k: K = 
 
 
 def document_out(searcher: SearcherDep, document_id: str) -> DocumentOut:
-    row = searcher.index.document(document_id)
-    if row is None:
+    document = searcher.index.passages.document(document_id)
+    if document is None:
         raise HTTPException(404, f"no document with id '{document_id}'")
-    passages = searcher.index.document_passages(document_id)
-    return DocumentOut.build(row_to_info(row), row["text"], passages)
+    passages = searcher.index.passages.document_passages(document_id)
+    return DocumentOut.build(document.info, document.text, passages)
 
 
 @router.get("/api/documents/{document_id:path}", response_model=DocumentOut, responses=ERROR_RESPONSES,

@@ -9,9 +9,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from minutes.dates import DateError
-from minutes.search.hybrid import QueryError
-from minutes.storage.sqlite_faiss.store import IndexCorrupt, IndexError_, IndexMismatch, IndexMissing
+from minutes.errors import DateError, IndexCorrupt, IndexMismatch, IndexMissing, QueryError
+from minutes.errors import IndexProblem as IndexError_
 from minutes.web.schemas import ErrorBody
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
