@@ -51,7 +51,7 @@ class RayEmbedder:
             raise ModelError("--ray needs Ray: pip install 'minutes[ray]'") from exc
         local = load_embedder(model)  # the name and size; also fails early on an unknown model
         self.name, self.dimension = local.name, local.dimension
-        self.floor = getattr(local, "floor", None)
+        self.floor: float = local.floor
         self.model, self.batch_size, self.threads = model, batch_size, threads_per_actor
         self._started_here = not ray.is_initialized()
         if self._started_here:

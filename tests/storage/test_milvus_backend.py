@@ -180,9 +180,13 @@ def test_keyword_search_on_bm25_servers_checks_phrases_and_exclusions_exactly(bu
         with pytest.raises(QueryError, match="needs Milvus 2.5"):
             keyword.select(parse_query('"social care"'), Filters())
         return
-    words = [words_of(p.text) for p, _ in built.passages]
+    columns = [(words_of(p.heading), words_of(p.text)) for p, _ in built.passages]  # stems, as FTS5 and the field
+
+    def say(phrase: str) -> set[int]:
+        return {i for i, c in enumerate(columns) if holds_phrase(c[0], phrase) or holds_phrase(c[1], phrase)}
+
     phrase = parse_query('"social care"')
-    holding = {i for i, w in enumerate(words) if holds_phrase(w, "social care")}
+    holding = say("social care")
     assert holding and keyword.select(phrase, Filters(include_procedural=True)) == holding
     ranked = keyword.search(phrase, Filters(), 50).ranked
     assert {i for i, _ in ranked} == holding - {i for i, (_, d) in enumerate(built.passages) if d.procedural}
@@ -190,14 +194,15 @@ def test_keyword_search_on_bm25_servers_checks_phrases_and_exclusions_exactly(bu
 
     excluding = parse_query('parking -"town centre"')
     hits = keyword.search(excluding, Filters(include_procedural=True), 50).ranked
-    assert hits and not any(holds_phrase(words[i], "town centre") for i, _ in hits)
-    assert keyword.excluded(excluding) == {i for i, w in enumerate(words) if holds_phrase(w, "town centre")}
-    assert 0 < len(keyword.excluded(parse_query("-parking"))) < len(words)
+    assert hits and not {i for i, _ in hits} & say("town centre")
+    assert say("town centre") and keyword.excluded(excluding) == say("town centre")
+    assert keyword.excluded(parse_query("-parking")) == {i for i, c in enumerate(columns) if "park" in c[0] + c[1]}
+    assert say("foster carers") == say("foster carer")  # stems: as the local index's porter
 
     plain = keyword.search(parse_query("parking policy"), Filters(council=HOSTILE_COUNCIL), 10,
                            score_also=[0, 1])
     hostile = {i for i, (_, d) in enumerate(built.passages) if d.council == HOSTILE_COUNCIL}
-    assert {i for i, _ in plain.ranked} == hostile and set(plain.also) == {0, 1}
+    assert {i for i, _ in plain.ranked} == hostile and set(plain.also) <= {0, 1}
     assert keyword.holds_all_words(["parking", "policy"], sorted(hostile))
     assert not keyword.holds_all_words(["parking", "apologies"], sorted(hostile))
 

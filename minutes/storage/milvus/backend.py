@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from minutes.errors import IndexMissing, IndexProblem
-from minutes.storage.base import BuildHandle, KeywordIndex
+from minutes.errors import IndexCorrupt, IndexMissing, IndexProblem
+from minutes.storage.base import BuildHandle, Manifest
 from minutes.storage.milvus import schema
+from minutes.storage.milvus.mixed import LocalKeywords, MixedWriter
 from minutes.storage.milvus.reader import MilvusReader, read_manifest
 from minutes.storage.milvus.writer import MilvusWriter, milvus_errors
 
@@ -95,15 +96,19 @@ def connect(uri: str) -> Any:
 class MilvusBackend:
     name = "milvus"
 
-    def __init__(self, url: str, *, client: Any = None, spill_dir: Path | None = None,
-                 keyword: KeywordIndex | None = None) -> None:
+    def __init__(self, url: str, *, index_dir: Path | None = None, client: Any = None) -> None:
+        """`index_dir`: where passages wait while a build is written, and the local keyword
+        index of the mixed set-up (`?keyword=local`) lives; default: a temporary folder."""
         self.location = MilvusLocation.parse(url)
-        self.url = url
+        self.url, self.index_dir = url, index_dir
         self.client = client or connect(self.location.uri)
-        self.spill_dir = spill_dir
-        self.keyword = keyword  # the keyword part of the mixed set-up, when it is not Milvus'
         self.version = str(self.client.get_server_version())
         self.bm25 = schema.server_has_bm25(self.version) and self.location.keyword == "milvus"
+        self.local: LocalKeywords | None = None
+        if self.location.keyword == "local":
+            if index_dir is None:
+                raise ValueError("keyword=local keeps the keyword index in the index folder: give --index-dir")
+            self.local = LocalKeywords(index_dir)
 
     @property
     def alias(self) -> str:
@@ -115,13 +120,28 @@ class MilvusBackend:
     def _build_of(self, collection: str) -> str:
         return collection[len(self.location.prefix) + 1:].upper()
 
-    def writer(self, dimension: int) -> MilvusWriter:
+    def writer(self, dimension: int) -> MilvusWriter | MixedWriter:
         build_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         owner = f"{socket.gethostname()}:{os.getpid()}:{int(time.time())}"
-        return MilvusWriter(self.client, self.collection_of(build_id), build_id, dimension, self.bm25, owner,
-                            self.spill_dir)
+        writer = MilvusWriter(self.client, self.collection_of(build_id), build_id, dimension, self.bm25, owner,
+                              self.index_dir)
+        if self.local is None:
+            return writer
+        try:
+            return MixedWriter(writer, self.local.writer(dimension))
+        except BaseException:
+            writer.abort()
+            raise
+
+    def _manifest(self, collection: str) -> Manifest:
+        manifest = read_manifest(self.client, collection + "_docs")
+        if manifest is None:
+            raise IndexCorrupt(f"the Milvus collection {collection} has no manifest (an unfinished build)")
+        return manifest
 
     def publish(self, build: BuildHandle) -> None:
+        if self.local is not None:  # its keyword half first: the alias decides which pair serves
+            self.local.publish(self._manifest(build.location))
         with milvus_errors("publish the build"):
             if self._aliased() is None:
                 self.client.create_alias(build.location, self.alias)
@@ -132,6 +152,8 @@ class MilvusBackend:
     def discard(self, build: BuildHandle) -> None:
         if build.location == self._aliased():
             raise ValueError(f"{build.location} is serving; publish another build before discarding it")
+        if self.local is not None and self.client.has_collection(build.location + "_docs"):
+            self.local.discard(self._manifest(build.location))
         for name in (build.location, build.location + "_docs"):
             self.client.drop_collection(name)
 
@@ -158,7 +180,10 @@ class MilvusBackend:
         with milvus_errors("load the build"):
             for name in (collection + "_docs", collection):
                 self.client.load_collection(name)
-        return MilvusReader(self.client, collection, build_id, keyword=self.keyword)
+        if self.local is None:
+            return MilvusReader(self.client, collection, build_id)
+        local = self.local.open(self._manifest(collection))
+        return MilvusReader(self.client, collection, build_id, keyword=local.keyword, keeps=local)
 
     def previous_sources(self) -> list[str]:
         collection = self._aliased()

@@ -154,7 +154,8 @@ class MilvusVectorIndex:
 class MilvusReader:
     """The IndexReader of one Milvus build; `keyword` is Milvus BM25 or the part given."""
 
-    def __init__(self, client: Any, collection: str, build_id: str, keyword: KeywordIndex | None = None) -> None:
+    def __init__(self, client: Any, collection: str, build_id: str, keyword: KeywordIndex | None = None,
+                 keeps: Any = None) -> None:
         manifest = read_manifest(client, collection + "_docs")
         if manifest is None:
             raise IndexCorrupt(f"the Milvus collection {collection} has no manifest (an unfinished build); "
@@ -167,6 +168,7 @@ class MilvusReader:
 
             keyword = keyword_index(client, collection, manifest)
         self.keyword = keyword
+        self._keeps = keeps  # the local reader whose keyword index this one uses (mixed set-up)
 
     def check_compatible(self, model: str, dimension: int) -> None:
         m = self.manifest
@@ -180,4 +182,6 @@ class MilvusReader:
                                 "rebuild with: minutes index --rebuild")
 
     def close(self) -> None:
-        """Nothing to release: the client belongs to the backend, and the collection stays loaded."""
+        """The client belongs to the backend, and the collection stays loaded: only a local part closes."""
+        if self._keeps is not None:
+            self._keeps.close()

@@ -19,6 +19,7 @@ from typing import Any
 from minutes.errors import BuildError
 from minutes.records import Document, DocumentInfo, Passage
 from minutes.storage.milvus.expr import NO_END, NO_START, fold
+from minutes.text.stem import stems, words
 
 VARCHAR = 65_535           # Milvus' longest VARCHAR, in bytes
 PART_CHARS = 16_000        # 4 bytes a character at worst: a part always fits a VARCHAR
@@ -26,13 +27,15 @@ PART_BITS = 20             # docs key = document number << PART_BITS | part
 MANIFEST_KEY = -1
 PARTITIONS = 64            # partition-key buckets (councils hash into them)
 EXACT_BELOW = 200_000      # FLAT (exact) below this many passages, as the local index searches exactly
-# The analyzer of the BM25 field: Milvus' standard tokenizer, lower case, English (snowball) stems,
-# close to FTS5's `porter unicode61` (not equal: docs/scale.md).
-ANALYZER = {"tokenizer": "standard", "filter": ["lowercase", {"type": "stemmer", "language": "english"}]}
+# The BM25 field holds words already stemmed here (minutes.text.stem, Snowball English), so every
+# server stems alike: Milvus Lite 3.2 accepts a `stemmer` filter and silently does not apply it.
+ANALYZER = {"tokenizer": "standard", "filter": ["lowercase"]}
 
 PASSAGE_FIELDS = ("id", "doc", "document_id", "ordinal", "char_start", "char_end", "kind", "heading", "page", "text",
                   "council", "council_key", "committee", "committee_key", "title", "item", "date_text",
                   "source_url", "see_also", "attribution", "procedural", "date_start", "date_end", "content_hash")
+# `keywords` (heading, then text) is what BM25 and TEXT_MATCH read: FTS5 indexes both columns too.
+KEYWORDS_SEPARATOR = "\n\n"
 DOC_FIELDS = ("key", "doc", "part", "document_id", "text", "fields")
 
 
@@ -52,6 +55,11 @@ def _checked(value: str | None, what: str) -> str:
         raise BuildError(f"{what} is {len(value.encode('utf-8'))} bytes long; a Milvus text field holds at most "
                          f"{VARCHAR}")
     return value
+
+
+def keywords_of(passage: Passage) -> str:
+    """What BM25 and TEXT_MATCH read: the stems of the heading, then of the text."""
+    return " ".join(stems(words(passage.heading))) + KEYWORDS_SEPARATOR + " ".join(stems(words(passage.text)))
 
 
 def info_of(document: Document) -> DocumentInfo:
@@ -79,6 +87,7 @@ def passage_row(passage_id: int, doc: int, document: Document, info: DocumentInf
         "date_end": span.end.toordinal() if span else NO_END,
         # what an incremental build compares: the embedded text (vector) and the stored fields
         "content_hash": hashlib.sha256(embedding_text.encode("utf-8")).hexdigest(),
+        "keywords": _checked(keywords_of(passage), f"the heading and text of {where}"),
     }
 
 
@@ -124,14 +133,15 @@ def passage_schema(client: Any, dimension: int, bm25: bool) -> Any:
         schema.add_field(name, DataType.VARCHAR, max_length=VARCHAR)
     schema.add_field("council_key", DataType.VARCHAR, max_length=VARCHAR, is_partition_key=True)
     schema.add_field("procedural", DataType.BOOL)
+    schema.add_field("text", DataType.VARCHAR, max_length=VARCHAR)
     if bm25:
-        schema.add_field("text", DataType.VARCHAR, max_length=VARCHAR, enable_analyzer=True, enable_match=True,
+        schema.add_field("keywords", DataType.VARCHAR, max_length=VARCHAR, enable_analyzer=True, enable_match=True,
                          analyzer_params=ANALYZER)
         schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
-        schema.add_function(Function(name="text_bm25", function_type=FunctionType.BM25,
-                                     input_field_names=["text"], output_field_names=["sparse"]))
+        schema.add_function(Function(name="keywords_bm25", function_type=FunctionType.BM25,
+                                     input_field_names=["keywords"], output_field_names=["sparse"]))
     else:
-        schema.add_field("text", DataType.VARCHAR, max_length=VARCHAR)
+        schema.add_field("keywords", DataType.VARCHAR, max_length=VARCHAR)
     schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dimension)
     return schema
 

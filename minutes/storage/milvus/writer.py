@@ -45,6 +45,8 @@ def milvus_errors(what: str) -> Iterator[None]:
 class MilvusWriter:
     def __init__(self, client: Any, collection: str, build_id: str, dimension: int, bm25: bool,
                  owner: str, spill_dir: Path | None = None) -> None:
+        if spill_dir is not None:
+            Path(spill_dir).mkdir(parents=True, exist_ok=True)
         self.client, self.collection, self.build_id = client, collection, build_id
         self.docs_collection = collection + "_docs"
         self.dimension, self.bm25 = dimension, bm25
