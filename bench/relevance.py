@@ -55,7 +55,7 @@ from minutes.embed import Embedder, load_embedder
 from minutes.evaluate import Question, load_questions, score
 from minutes.records import Filters
 from minutes.search.hybrid import MODES, Searcher, Tuning
-from minutes.storage.sqlite_faiss.store import current_build, open_index
+from minutes.storage import current_build, open_index
 from tests.support.embedders import CachedEmbedder
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from minutes.build import build_index
 from minutes.embed import HashingEmbedder
 from minutes.ingest import IngestOptions
-from minutes.storage.sqlite_faiss.store import open_index
+from minutes.storage import open_index
 from tests.pdfmaker import make_pdf
 
 

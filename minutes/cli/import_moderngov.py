@@ -22,7 +22,7 @@ from minutes.ingest.report import problem_lines
 from minutes.settings import Settings
 from minutes.sources.moderngov.client import Client
 from minutes.sources.moderngov.importer import Importer, default_window
-from minutes.storage.sqlite_faiss.store import Manifest, current_build
+from minutes.storage import open_backend
 
 
 @click.group(name="import")
@@ -36,14 +36,7 @@ def _date(value: str | None, end: bool = False) -> date | None:
 
 def previous_sources(index_dir: Path) -> list[Path]:
     """The folders the serving index was built from (those that still exist)."""
-    build = current_build(index_dir)
-    if build is None or not (build / "manifest.json").exists():
-        return []
-    try:
-        manifest = Manifest.from_json((build / "manifest.json").read_text())
-    except (OSError, ValueError, TypeError):
-        return []
-    return [Path(p) for p in manifest.sources if Path(p).exists()]
+    return [Path(p) for p in open_backend(index_dir).previous_sources() if Path(p).exists()]
 
 
 @import_group.command(name="moderngov")

@@ -2,45 +2,27 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
 
-from minutes.build import build_index
+from minutes.build import build_from_settings
 from minutes.cli.options import index_dir_option
-from minutes.embed import load_embedder
 from minutes.ingest import IngestOptions
 from minutes.ingest.report import problem_lines
 from minutes.settings import Settings
-from minutes.storage.sqlite_faiss.store import current_build
 
 
 def run_build(settings: Settings, paths: list[Path], rebuild: bool = False,
               ingest: IngestOptions | None = None) -> None:
-    """Build, then print the problems (stderr) and a one-line summary."""
-    if settings.model != "hashing":
-        # Imported here only because torch takes seconds to import and the test model needs none.
-        import torch
-
-        torch.set_num_threads(os.cpu_count() or 1)
-    if rebuild:
-        for cache in ("cache.sqlite", "extracted.sqlite"):
-            if (settings.index_dir / cache).exists():
-                (settings.index_dir / cache).unlink()
-    embedder = load_embedder(settings.model, device=settings.device)
-    report = build_index(paths, settings.index_dir, embedder, batch_size=settings.batch_size, ingest=ingest)
+    """Build (minutes.build.build_from_settings), then print the problems (stderr) and a one-line summary."""
+    report = build_from_settings(settings, paths, rebuild=rebuild, ingest=ingest)
     for line in problem_lines(report.problems):
         click.echo(line, err=True)
     failed = sum(p.kind == "failed" for p in report.problems)
     click.echo(f"read {report.files} files: indexed {report.documents} documents, {report.passages} passages "
                f"({report.embedded} embedded, {report.reused} reused) in {report.seconds:.1f}s; "
-               f"{failed} failed → {report.build_dir}")
-
-
-def index_is_ready(settings: Settings) -> bool:
-    build = current_build(settings.index_dir)
-    return build is not None and (build / "manifest.json").exists()
+               f"{failed} failed → {report.build_dir or report.build_id}")
 
 
 @click.command(name="index")
@@ -53,7 +35,7 @@ def index_is_ready(settings: Settings) -> bool:
 @index_dir_option
 @click.pass_obj
 def index_command(settings: Settings, paths: tuple[Path, ...], rebuild: bool, device: str | None,
-          council: str | None, committee_names: tuple[str, ...]) -> None:
+                  council: str | None, committee_names: tuple[str, ...]) -> None:
     """Build the index of PATHS (default: the corpus folder) and swap it in."""
     if device:
         settings = settings.model_copy(update={"device": device})
