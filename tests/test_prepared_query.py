@@ -50,13 +50,15 @@ def test_a_request_embeds_its_question_once(counted: tuple[TestClient, CountingE
         assert "Haringey" in response.text  # the search found passages, so the facets were counted
 
 
-def test_facets_really_search_again(counted: tuple[TestClient, CountingEmbedder]) -> None:
-    """The count above means something: with a facet filter set, the facets run more searches."""
+def test_facets_really_search_again(seed_index_dir: Path) -> None:
+    """The count above means something: with facet filters set, the facets run more searches."""
     from minutes.features.browse import browse
+    from minutes.records import Filters
+    from minutes.search.hybrid import Searcher
+    from minutes.storage import open_index
 
-    client, embedder = counted
-    embedder.embedded.clear()
-    searcher = client.app.state.holder.get()  # type: ignore[attr-defined]
+    embedder = CountingEmbedder()
+    searcher = Searcher(open_index(seed_index_dir), embedder)
     calls: list[str] = []
     real_search = searcher.search
 
@@ -64,11 +66,6 @@ def test_facets_really_search_again(counted: tuple[TestClient, CountingEmbedder]
         calls.append(getattr(query, "text", query))
         return real_search(query, *args, **kwargs)
 
-    searcher.search = search
-    try:
-        from minutes.records import Filters
-
-        found = browse(searcher, QUESTION, Filters(council=COUNCIL, committee=COMMITTEE))
-    finally:
-        del searcher.search
+    searcher.search = search  # type: ignore[method-assign]
+    found = browse(searcher, QUESTION, Filters(council=COUNCIL, committee=COMMITTEE))
     assert found.hits and len(calls) == 3 and embedder.embedded.count(QUESTION) == 1
