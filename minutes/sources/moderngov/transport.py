@@ -178,7 +178,7 @@ class NetworkTransport(httpx.BaseTransport):
         if redact is not None and response.status_code == 200:
             try:
                 body = redact(body)
-            except ValueError:  # unreadable, so unredactable: the caller may use it once; it is never stored
+            except Exception:  # unreadable (or nested too deep), so unredactable: used once, never stored
                 headers = [(k, v) for k, v in headers if k.lower() != b"cache-control"]
                 headers.append((b"cache-control", b"no-store"))
         return httpx.Response(response.status_code, headers=headers, content=body, request=request,
