@@ -34,6 +34,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+import httpx
 import yaml
 
 from minutes.ingest import Problem
@@ -346,6 +347,10 @@ class Importer:
         """Where a paper is fetched from: BASE_URL's host, whatever host the link names, unless
         that host was allowed with --allow-host (a council's own document server)."""
         parts = urlparse(url)
+        try:
+            httpx.URL(url)
+        except (httpx.InvalidURL, ValueError) as exc:
+            raise UnsafeInput(f"not a valid URL ({exc})") from None
         if parts.scheme.lower() not in ("http", "https"):
             raise UnsafeInput(f"not an http(s) link ({parts.scheme or 'no'} scheme)")
         if host_key(url) in self.document_hosts:

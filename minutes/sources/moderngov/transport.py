@@ -118,6 +118,7 @@ def read_capped(response: httpx.Response, max_bytes: int) -> bytes:
     if decoder is None and declared.isdigit() and int(declared) > max_bytes:
         raise TooLarge(f"response of {int(declared):,} bytes is over the {max_bytes:,}-byte cap")
     out = bytearray()
+    received = 0
 
     def add(part: bytes) -> None:
         out.extend(part)
@@ -126,6 +127,7 @@ def read_capped(response: httpx.Response, max_bytes: int) -> bytes:
 
     try:
         for chunk in response.iter_raw():
+            received += len(chunk)
             if decoder is None:
                 add(chunk)
                 continue
@@ -135,7 +137,7 @@ def read_capped(response: httpx.Response, max_bytes: int) -> bytes:
                 data = decoder.unconsumed_tail
         if decoder is not None:
             add(decoder.flush())
-            if not decoder.eof and out:
+            if received and not decoder.eof:
                 raise httpx.DecodingError("compressed body ends early (truncated)")
     except zlib.error as exc:
         raise httpx.DecodingError(f"corrupt compressed body ({exc})") from None
