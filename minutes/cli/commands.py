@@ -18,6 +18,7 @@ from minutes.dates import DateError, parse_filter_date
 from minutes.embed import ModelError, load_embedder
 from minutes.evaluate import load_questions, run_questions, score
 from minutes.ingest import IngestOptions
+from minutes.ingest.limits import Limits
 from minutes.records import Filters
 from minutes.search.hybrid import MODES, QueryError, Tuning, open_searcher
 from minutes.settings import Settings
@@ -98,6 +99,8 @@ def run_build(settings: Settings, paths: list[Path], rebuild: bool = False,
             if (settings.index_dir / cache).exists():
                 (settings.index_dir / cache).unlink()
     embedder = load_embedder(settings.model, device=settings.device)
+    ingest = ingest or IngestOptions()
+    ingest.limits = Limits.from_settings(settings)
     report = build_index(paths, settings.index_dir, embedder, batch_size=settings.batch_size, ingest=ingest)
     for line in problem_lines(report.problems):
         click.echo(line, err=True)

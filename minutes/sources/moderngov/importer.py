@@ -38,6 +38,7 @@ import httpx
 import yaml
 
 from minutes.ingest import Problem
+from minutes.ingest.folder import IMPORT_MANIFEST
 from minutes.sources.moderngov.client import Client, FetchError, host_key
 from minutes.sources.moderngov.pages import (
     AgendaItem,
@@ -71,7 +72,7 @@ class ImportReport:
     out_dir: Path | None = None
 
 
-MANIFEST = ".minutes-import.json"  # in each meeting folder: the files this importer wrote there
+MANIFEST = IMPORT_MANIFEST  # in each meeting folder: the files this importer wrote there
 _PLAIN_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
