@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlparse
@@ -100,10 +100,8 @@ def serve(routes: dict[str, Handler] | None = None) -> Iterator[Site]:
             route = site.routes.get(self.path) or site.routes.get(parsed.path)
             if route is None:
                 route = fixed(b"<h1>Not found</h1>", 404, "text/html")
-            try:
+            with suppress(BrokenPipeError, ConnectionResetError):
                 route(self)
-            except (BrokenPipeError, ConnectionResetError):
-                pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handle)
     server.daemon_threads = True

@@ -45,12 +45,13 @@ class Limits:
         return asdict(self)
 
 
-_CURRENT: ContextVar[Limits] = ContextVar("minutes_ingest_limits", default=Limits())
+_CURRENT: ContextVar[Limits | None] = ContextVar("minutes_ingest_limits", default=None)
+_DEFAULT = Limits()
 _NOTES: ContextVar[list[str] | None] = ContextVar("minutes_ingest_notes", default=None)
 
 
 def current() -> Limits:
-    return _CURRENT.get()
+    return _CURRENT.get() or _DEFAULT
 
 
 def note(message: str) -> None:

@@ -411,7 +411,7 @@ class Importer:
                 if meeting is None:
                     continue
                 self.write_meeting(meeting)
-            except Exception as exc:  # one bad meeting (odd ids, markup nested too deep, a full disk) never ends the run
+            except Exception as exc:  # one bad meeting (odd ids, deep markup, a full disk) never ends the run
                 reason = getattr(exc, "strerror", None) or str(exc).strip() or type(exc).__name__
                 if not isinstance(exc, UnsafeInput | OSError):
                     reason = f"{type(exc).__name__}: {reason}"
