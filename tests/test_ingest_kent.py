@@ -11,7 +11,7 @@ from minutes.ingest.folder import Folders
 from minutes.records import Document, Filters
 from minutes.render import hit_to_dict
 from minutes.search.hybrid import Searcher
-from minutes.storage.sqlite_faiss.store import open_index
+from minutes.storage import open_index
 from tests.conftest import shared_path
 
 KENT = {"council": "Kent County Council", "committee_names": {"full_council": "County Council", "cabinet": "Cabinet"}}

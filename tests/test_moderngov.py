@@ -141,7 +141,7 @@ def test_client_is_polite_retries_and_caches(tmp_path: Path) -> None:
 
 
 def _import(site_url: str, index_dir: Path, out: Path, *extra: str) -> tuple[int, str, str]:
-    from minutes.cli.serve import cli
+    from minutes.cli import cli
 
     runner = CliRunner()
     result = runner.invoke(cli, ["--index-dir", str(index_dir), "import", "moderngov", site_url,

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+from minutes.errors import InputError
 from minutes.ingest.pdf import title_from_name
 from minutes.records import Document
 
@@ -24,7 +25,7 @@ MAX_RATIO = 200                    # inflated / compressed, per part (XML is typ
 MAX_PARTS = 5_000
 
 
-class DocxError(ValueError):
+class DocxError(InputError):
     pass
 
 

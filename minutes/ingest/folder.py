@@ -36,6 +36,7 @@ from typing import Any
 
 import yaml
 
+from minutes.errors import InputError
 from minutes.ingest.text import safe_yaml
 
 SIDECAR = "minutes.yaml"
@@ -77,7 +78,7 @@ class FileFacts:
     gaps: list[str] = field(default_factory=list)
 
 
-class MetadataError(ValueError):
+class MetadataError(InputError):
     pass
 
 

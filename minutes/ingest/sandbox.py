@@ -17,13 +17,14 @@ import resource
 from pathlib import Path
 from typing import Any
 
+from minutes.errors import InputError
 from minutes.ingest import limits as caps
 from minutes.records import Document
 
 _PRELOAD = ["minutes.ingest.sandbox", "minutes.ingest.pdf", "minutes.ingest.docx", "minutes.ingest.html"]
 
 
-class ExtractionRefused(ValueError):
+class ExtractionRefused(InputError):
     """A file over the time or memory cap (the message names the cap)."""
 
 

@@ -26,6 +26,7 @@ import yaml
 from frontmatter.default_handlers import YAMLHandler
 
 from minutes.dates import parse_span
+from minutes.errors import InputError
 from minutes.records import Document
 
 KNOWN_FIELDS = {"document_id", "title", "council", "committee", "item", "date", "source_url",
@@ -33,7 +34,7 @@ KNOWN_FIELDS = {"document_id", "title", "council", "committee", "item", "date", 
 MAX_FRONT_MATTER = 64 * 1024
 
 
-class FrontMatterError(ValueError):
+class FrontMatterError(InputError):
     pass
 
 

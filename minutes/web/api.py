@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, HTTPException
@@ -85,16 +84,17 @@ def api_search(q: QueryText, searcher: SearcherDep, filters: FiltersDep, k: K = 
 
 
 def document_dict(searcher: SearcherDep, document_id: str) -> dict[str, Any]:
-    row = searcher.index.document(document_id)
-    if row is None:
+    document = searcher.index.passages.document(document_id)
+    if document is None:
         raise HTTPException(404, f"no document with id '{document_id}'")
-    passages = searcher.index.document_passages(document_id)
+    passages = searcher.index.passages.document_passages(document_id)
+    info = document.info
     return {
-        "document_id": row["document_id"], "title": row["title"], "council": row["council"],
-        "committee": row["committee"], "item": row["item"], "date": row["date_text"],
-        "source_url": web_url(row["source_url"]),
-        "see_also": [url for url in json.loads(row["see_also"]) if web_url(url)],
-        "attribution": row["attribution"], "text": row["text"],
+        "document_id": info.document_id, "title": info.title, "council": info.council,
+        "committee": info.committee, "item": info.item, "date": info.date,
+        "source_url": web_url(info.source_url),
+        "see_also": [url for url in info.see_also if web_url(url)],
+        "attribution": info.attribution, "text": document.text,
         "passages": [{"passage_id": p.passage_id, "ordinal": p.ordinal, "char_start": p.char_start,
                       "char_end": p.char_end, "kind": p.kind, "page": p.page} for p in passages],
     }

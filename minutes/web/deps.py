@@ -17,7 +17,7 @@ def get_searcher(request: Request, response: Response) -> Searcher:
     holder: SearcherHolder = request.app.state.holder
     searcher = holder.get()
     # Which build answered: the whole response comes from this one (JSON responses carry it).
-    response.headers["X-Minutes-Index"] = searcher.index.path.name
+    response.headers["X-Minutes-Index"] = searcher.index.build_id
     return searcher
 
 

@@ -10,9 +10,8 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from minutes.dates import DateError
-from minutes.search.hybrid import QueryError
-from minutes.storage.sqlite_faiss.store import IndexCorrupt, IndexError_, IndexMismatch, IndexMissing
+from minutes.errors import DateError, IndexCorrupt, IndexMismatch, IndexMissing, QueryError
+from minutes.errors import IndexProblem as IndexError_
 
 
 class ErrorBody(BaseModel):

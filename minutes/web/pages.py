@@ -17,7 +17,6 @@ from minutes.features.highlight import highlight_spans, query_terms, segments
 from minutes.features.timeline import by_meeting, chart, periods
 from minutes.records import Filters, Hit
 from minutes.search.hybrid import Searcher
-from minutes.storage.sqlite_faiss.store import distinct_values
 from minutes.web import present
 from minutes.web.api import document_dict
 from minutes.web.deps import FiltersDep, K, OptionalQueryText, PageNumber, SearcherDep, Sort, site_url
@@ -35,8 +34,8 @@ def _form_context(searcher: Searcher, q: str, filters: Filters, sort: str, per_p
     return {
         "q": q, "filters": filters.as_dict(), "sort": sort, "per_page": per_page,
         "sorts": present.SORT_LABELS, "result": None, "chips": [],
-        "councils": distinct_values(searcher.index, "council"),
-        "committees": distinct_values(searcher.index, "committee"),
+        "councils": searcher.index.passages.facet_values("council"),
+        "committees": searcher.index.passages.facet_values("committee"),
     }
 
 

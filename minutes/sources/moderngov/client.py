@@ -30,6 +30,7 @@ import httpx
 from hishel.httpx import CacheTransport
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
+from minutes.errors import InputError
 from minutes.sources.moderngov.transport import FetchStats, HostRefused, NetworkTransport, Offline, TooLarge
 
 __all__ = ["Client", "FetchError", "FetchStats", "Response", "host_key", "is_immutable"]
@@ -41,7 +42,7 @@ MAX_REDIRECTS = 5
 MAX_RETRY_AFTER = 60.0
 
 
-class FetchError(RuntimeError):
+class FetchError(InputError, RuntimeError):
     """A URL that could not be fetched; the message names the URL and the reason."""
 
     def __init__(self, url: str, reason: str) -> None:

@@ -37,6 +37,7 @@ from urllib.parse import unquote, urlparse
 import httpx
 import yaml
 
+from minutes.errors import InputError
 from minutes.ingest import Problem
 from minutes.ingest.folder import IMPORT_MANIFEST
 from minutes.sources.moderngov.client import Client, FetchError, host_key
@@ -76,7 +77,7 @@ MANIFEST = IMPORT_MANIFEST  # in each meeting folder: the files this importer wr
 _PLAIN_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
-class UnsafeInput(ValueError):
+class UnsafeInput(InputError):
     """Something from the site that cannot become a file name or a fetch (an odd id, a path outside OUT)."""
 
 

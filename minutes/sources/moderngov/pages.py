@@ -28,10 +28,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from urllib.parse import unquote, urljoin, urlsplit
 
+from minutes.errors import InputError
 from minutes.ingest.html import html_to_text
 
 
-class ModernGovFormatError(ValueError):
+class ModernGovFormatError(InputError):
     """A response that is not the XML or HTML a ModernGov site sends."""
 
 
