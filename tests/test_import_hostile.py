@@ -33,7 +33,7 @@ from tests.pdfmaker import make_pdf
 
 
 def run_import(site_url: str, tmp: Path, *extra: str, index: bool = False) -> tuple[int, str, str]:
-    from minutes.cli.serve import cli
+    from minutes.cli import cli
 
     args = ["--index-dir", str(tmp / "index"), "import", "moderngov", site_url, "--council", "Testshire Council",
             "--from", "2025-01-01", "--to", "2025-02-01", "--out", str(tmp / "imports" / "site"), "--delay", "0",

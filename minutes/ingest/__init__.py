@@ -136,7 +136,7 @@ def scan(paths: Iterable[Path]) -> tuple[list[tuple[Path, Path]], list[Problem]]
                 if sub.is_symlink():
                     skipped.append(Problem(str(sub), f"symbolic link to a folder ({_link_target(sub)}); "
                                                      "not followed", kind="skipped"))
-                elif name.startswith("."):
+                elif name.startswith(".") and _holds_readable(sub):
                     skipped.append(Problem(str(sub), "hidden folder; not indexed", kind="skipped"))
             dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not (here / d).is_symlink())
             for name in names:
@@ -150,6 +150,14 @@ def scan(paths: Iterable[Path]) -> tuple[list[tuple[Path, Path]], list[Problem]]
                 found.append(path)
         files += [(path, root) for path in sorted(found)]
     return files, skipped
+
+
+def _holds_readable(folder: Path) -> bool:
+    """Whether a skipped folder held a file that would have been read (else it is not worth a line)."""
+    for _here, _dirs, names in os.walk(folder):
+        if any(Path(n).suffix.lower() in READERS and n.lower() not in IGNORED_NAMES for n in names):
+            return True
+    return False
 
 
 def _link_target(path: Path) -> str:
