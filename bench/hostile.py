@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from contextlib import suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -76,10 +77,8 @@ def serve(routes: dict[str, tuple[bytes, dict[str, str]]]) -> str:
                 self.send_header(key, value)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            try:
+            with suppress(OSError):
                 self.wfile.write(body)
-            except OSError:
-                pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handle)
     server.daemon_threads = True
