@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,6 +35,10 @@ from minutes.errors import InputError
 from minutes.sources.moderngov.transport import FetchStats, HostRefused, NetworkTransport, Offline, TooLarge
 
 __all__ = ["Client", "FetchError", "FetchStats", "Response", "host_key", "is_immutable"]
+
+# hishel logs a failed cache write (a full disk) with its traceback and serves the response
+# uncached; the import goes on, so the traceback is kept out of the user's terminal.
+logging.getLogger("hishel").addHandler(logging.NullHandler())
 
 USER_AGENT = "Minutes/0.1 (council papers search; +https://github.com/minutes-search/minutes)"
 RETRY_STATUS = {429, 500, 502, 503, 504}
