@@ -192,7 +192,7 @@ class Fts5:
             return query
         counts = {word: self.count(word, cap) for word in query.optional}
         keep = [w for w in query.optional if counts[w] <= cap] or [min(query.optional, key=counts.__getitem__)]
-        total, within = 0, set()
+        total, within = 0, set[str]()
         for word in sorted(keep, key=counts.__getitem__):
             total += counts[word]
             if within and total > POSTINGS:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
@@ -10,9 +9,10 @@ import click
 from minutes.cli.options import filter_options, index_dir_option, make_filters, mode_option
 from minutes.cli.terminal import printable, printable_json
 from minutes.records import SearchResult
-from minutes.render import result_to_dict, source_link
 from minutes.search.hybrid import Tuning, open_searcher
 from minutes.settings import Settings
+from minutes.urls import source_link
+from minutes.web.schemas import search_json  # the API's own shape, so the two cannot drift
 
 
 def result_lines(result: SearchResult) -> list[str]:
@@ -40,10 +40,10 @@ def result_lines(result: SearchResult) -> list[str]:
 @click.pass_obj
 def search_command(settings: Settings, query: str, k: int, as_json: bool, mode: str, **filter_args: Any) -> None:
     """Search the index for QUERY."""
-    searcher = open_searcher(settings.index_dir, settings.model, tuning=Tuning(mode=mode))
+    searcher = open_searcher(settings.index_dir, settings.model, tuning=Tuning(mode=mode), backend=settings.backend)
     result = searcher.search(query, k, make_filters(**filter_args))
     if as_json:
-        click.echo(printable_json(json.dumps(result_to_dict(result), indent=2, ensure_ascii=False)))
+        click.echo(printable_json(search_json(result)))
         return
     for line in result_lines(result):
         click.echo(line)

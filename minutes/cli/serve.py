@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from minutes.cli.index import index_is_ready, run_build
+from minutes.build import index_is_ready
+from minutes.cli.index import run_build
 from minutes.cli.options import index_dir_option
 from minutes.settings import Settings
 
@@ -22,11 +23,15 @@ def serve_command(settings: Settings, host: str | None, port: int | None, build:
     import uvicorn
 
     from minutes.web.app import create_app
+    from minutes.web.settings import WebSettings
 
     updates = {key: value for key, value in (("host", host), ("port", port)) if value is not None}
-    settings = settings.model_copy(update=updates)
-    if build and not index_is_ready(settings):
-        click.echo(f"No index in {settings.index_dir}; building it from {', '.join(map(str, settings.corpus))}")
-        run_build(settings, settings.corpus)
-    click.echo(f"Serving on http://{settings.host}:{settings.port}")
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    web = WebSettings.of(settings, **updates)
+    if build and not index_is_ready(web):
+        click.echo(f"No index in {web.index_dir}; building it from {', '.join(map(str, web.corpus))}")
+        run_build(web, web.corpus)
+    click.echo(f"Serving on http://{web.host}:{web.port}")
+    # Forwarded headers are handled by the app, for `trusted_proxies` only: uvicorn's own default
+    # would believe any X-Forwarded-For sent from 127.0.0.1.
+    uvicorn.run(create_app(web), host=web.host, port=web.port, log_level="info", proxy_headers=False)
+

@@ -196,9 +196,9 @@ def test_phrases_and_or_between_phrases_select_what_fts5_selects(rows, keyword, 
         words = [w.lower() for w in re.findall(r"[A-Za-z]+", rng.choice(rows).passage.text)]
         if len(words) > 4:
             start = rng.randrange(len(words) - 2)
-            phrase = words[start:start + rng.choice((2, 3))]
-            if all(stemmed_alike(w, keyword, fts) for w in phrase):
-                phrases.append(" ".join(phrase))
+            cut = words[start:start + rng.choice((2, 3))]
+            if all(stemmed_alike(w, keyword, fts) for w in cut):
+                phrases.append(" ".join(cut))
     for i, phrase in enumerate(phrases):
         other = phrases[(i + 1) % len(phrases)]
         for text in (f'"{phrase}"', f'"{phrase}" OR "{other}"', f'"{phrase}" "{other.split()[0]}"'):
