@@ -3,6 +3,7 @@
     nice .venv/bin/python bench/keyword.py --sizes 100k,1m          # prints the Markdown table
     nice .venv/bin/python bench/keyword.py --sizes 100k --json out.json
     nice .venv/bin/python bench/keyword.py --serve-index 100k          # a whole index for bench/load.py
+    nice .venv/bin/python bench/keyword.py --stages 100k               # CPU of the whole search, by step
 
 Passages: Cleveland City Record issues (../shared/data/cleveland-city-record), oldest first, cut
 by Minutes' chunker, each issue a document of "Cleveland City Council" dated by its file name;
@@ -301,12 +302,46 @@ def serve_index(size: str) -> Path:
     return index_dir
 
 
+def stages(size: str, rounds: int = 3) -> dict[str, dict[str, float]]:
+    """CPU per whole hybrid search on the `--serve-index` build, in process, one torch thread
+    (as the server): with the query embedding, without it (embedded beforehand), and the
+    keyword call alone; medians over rounds, percentiles over the questions."""
+    import torch
+
+    from minutes.embed import load_embedder
+    from minutes.search.hybrid import Searcher
+    from minutes.storage import open_index
+
+    torch.set_num_threads(1)
+    searcher = Searcher(open_index(WORK / size / "index"), load_embedder("minilm", threads=1))
+    asked = [text for text, _ in questions()]
+    prepared = [searcher.prepare(text) for text in asked]
+    for query in prepared:
+        query.vector  # noqa: B018  (embedded now, outside the timing)
+    steps = {
+        "whole search (embedding included)": lambda i: searcher.search(asked[i], 10),
+        "whole search, query embedded beforehand": lambda i: searcher.search(prepared[i], 10),
+        "query embedding alone": lambda i: searcher.embedder.encode([asked[i]]),
+        "keyword call alone (tantivy, top 100)": lambda i: searcher.index.keyword.search(
+            prepared[i].parsed, Filters(), 100),
+    }
+    times: dict[str, list[list[float]]] = {name: [[] for _ in asked] for name in steps}
+    for _ in range(rounds):
+        for i in range(len(asked)):
+            for name, step in steps.items():
+                started = time.process_time()
+                step(i)
+                times[name][i].append(time.process_time() - started)
+    return {name: percentiles([statistics.median(t) * 1000 for t in per]) for name, per in times.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="100k,1m")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--rss-of", nargs=2, metavar=("SIZE", "ENGINE"), help=argparse.SUPPRESS)
+    parser.add_argument("--stages", metavar="SIZE", help="only time the whole search on the --serve-index build")
     parser.add_argument("--serve-index", metavar="SIZE",
                         help="only build a whole index of SIZE passages (stand-in vectors) for bench/load.py")
     args = parser.parse_args()
@@ -314,6 +349,13 @@ def main() -> None:
         return measure_rss(*args.rss_of)
     if args.serve_index:
         serve_index(args.serve_index)
+        return None
+    if args.stages:
+        figures = stages(args.stages)
+        print(f"\n### whole search at {args.stages} ({machine()})\n")
+        print("| step | p50 ms | p95 ms | p99 ms |\n|---|---|---|---|")
+        for name, f in figures.items():
+            print(f"| {name} | {f['p50']:.1f} | {f['p95']:.1f} | {f['p99']:.1f} |")
         return None
     report: dict[str, object] = {"machine": machine(), "command": " ".join(sys.argv)}
     for size in args.sizes.split(","):
