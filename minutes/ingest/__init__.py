@@ -93,7 +93,7 @@ def _load_optional_readers() -> None:
     # so a missing optional library only disables its own format.
     import importlib
 
-    for module in ("pdf", "html", "docx"):
+    for module in ("pdf", "html", "docx", "doc"):
         try:
             importlib.import_module(f"{__name__}.{module}")
         except ImportError:

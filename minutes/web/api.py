@@ -68,6 +68,7 @@ class DocumentOut(BaseModel):
     attribution: str | None
     text: str
     passages: list[PassageOut]
+    ocr_pages: list[int] = []  # pages whose text was read from scanned images by OCR
 
 
 class HealthOut(BaseModel):
@@ -95,6 +96,7 @@ def document_dict(searcher: SearcherDep, document_id: str) -> dict[str, Any]:
         "source_url": web_url(row["source_url"]),
         "see_also": [url for url in json.loads(row["see_also"]) if web_url(url)],
         "attribution": row["attribution"], "text": row["text"],
+        "ocr_pages": [int(n) for n in (json.loads(row["extra"] or "{}").get("ocr_pages") or "").split(",") if n],
         "passages": [{"passage_id": p.passage_id, "ordinal": p.ordinal, "char_start": p.char_start,
                       "char_end": p.char_end, "kind": p.kind, "page": p.page} for p in passages],
     }
