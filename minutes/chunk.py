@@ -24,12 +24,17 @@ TARGET_WORDS = 200  # merge neighbours until a passage reaches about this size (
 MAX_WORDS = 260     # split anything longer; the model reads the first 256 word pieces, keyword search all
 
 _BULLET = re.compile(r"^\s*(?:[·•▪◦●\-*–]|\(?[a-z0-9]{1,3}[).]|\d+\.\d+)\s+", re.IGNORECASE)
-# "Decision: that..." opens a resolution; label lines ("Decision maker: ...", "Decision status: ...") do not.
-_RESOLUTION = re.compile(r"^\s*(?:it\s+was\s+)?(?:resolved|agreed|recommended|"
-                         r"decision(?!\s+(?:makers?|status|date|details|type|reference|taker|published|due|of)\b))\b",
-                         re.IGNORECASE)
+# A resolution opens with the word as a heading or a sentence's start ("RESOLVED that", "Agreed:",
+# "DECISION –", "It was RESOLVED"): not a label ("Decision maker: ...", "Decision status: ..."),
+# a form's heading ("DECISION TO BE TAKEN BY:") or "agreed" inside a wrapped sentence.
+_RESOLUTION = re.compile(r"^\s*(?:(?i:it\s+was)\s+)?(?:RESOLVED|Resolved|AGREED|Agreed|RECOMMENDED|Recommended|"
+                         r"DECISION|Decision)(?=\s*$|\s*[:–—,.-]|\s+(?i:that|to(?!\s+be\s+taken)|unanimously|"
+                         r"as\s+follows|by)\b)")
 _SECTION = re.compile(r"^\s*(agenda item|minutes|supporting documents|decision|purpose of report|"
                       r"recommendations?|background|strategic intent)\s*:?\s*$", re.IGNORECASE)
+# A resolution that introduces a list ("RESOLVED – That:", a bare "AGREED") runs on across gaps
+# while its list items follow; any other paragraph after a gap ends it.
+_OPENS_LIST = re.compile(r"(?:[:–—-]|\bthat)\s*$|^\W*(?:it\s+was\s+)?(?:resolved|agreed|decision)\W*$", re.IGNORECASE)
 _PROJECT = re.compile(r"^\s*project\t+\s*(\S.*)$", re.IGNORECASE)
 _TURN = re.compile(r"^\*\*([^*]{1,80}):\*\*\s")
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
@@ -81,15 +86,19 @@ def _blocks(text: str, title: str, own_titles: tuple[str, ...] = ()) -> Iterator
     current: _Block | None = None
     expect_title = False
     first_line = True
+    after_gap = list_open = False
     for line_start, line_end in _lines(text):
         start, end = _trim(text, line_start, line_end)
         line = text[start:end]
-        if not line:  # a blank line closes a block, and a resolution's numbered list ends at a gap
+        if not line:  # a blank line closes a block
             if current:
                 yield current
                 current = None
-            in_resolution = False
+            after_gap = True
             continue
+        if after_gap and in_resolution and not (list_open and _BULLET.match(line)):
+            in_resolution = list_open = False  # the resolution ended at the gap
+        after_gap = False
         if expect_title:  # the line after "Agenda item" is the item's own title
             title = section = line
             expect_title = False
@@ -104,7 +113,7 @@ def _blocks(text: str, title: str, own_titles: tuple[str, ...] = ()) -> Iterator
             name = marker.group(1).lower()
             expect_title = name == "agenda item"
             after_minutes = after_minutes or name == "minutes"
-            in_resolution = name == "decision"
+            in_resolution = list_open = name == "decision"
             section = title if name in ("minutes", "agenda item") else f"{title} — {line.rstrip(':')}"
             continue
         if found := _PROJECT.match(line):
@@ -116,6 +125,8 @@ def _blocks(text: str, title: str, own_titles: tuple[str, ...] = ()) -> Iterator
             continue
         if _RESOLUTION.match(line) and not is_title:
             in_resolution = True
+        if in_resolution and _OPENS_LIST.search(line):
+            list_open = True
         if _TURN.match(line):
             kind = "turn"
         elif in_resolution:

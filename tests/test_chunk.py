@@ -129,3 +129,11 @@ def test_a_decision_page_label_line_is_not_a_resolution() -> None:
 def test_a_resolution_ends_at_a_gap() -> None:
     text = "RESOLVED that the salt stock be restored.\n\n13. Quarry lorry traffic on the A20\n\nResidents complained."
     assert [p.kind for p in chunk_document(Document("d", text))][-1] == "description"
+
+
+def test_a_resolution_introducing_a_list_runs_on_across_gaps() -> None:
+    text = ("RESOLVED – That:\n\na) the progress made be noted;\n\nb) the next phase be approved.\n\n"
+            "Members then discussed school transport.")
+    passages = chunk_document(Document("d", text))
+    assert [p.kind for p in passages] == ["resolution", "description"]
+    assert passages[0].text.endswith("b) the next phase be approved.")

@@ -116,6 +116,22 @@ def iter_files(paths: Iterable[Path]) -> Iterator[tuple[Path, Path]]:
             yield path, root
 
 
+def unread_files(paths: Iterable[Path]) -> Iterator[Problem]:
+    """A Problem for each file under `paths` in no format a reader knows, naming the formats that are."""
+    known = ", ".join(sorted(READERS))
+    for root in map(Path, paths):
+        candidates = [root] if root.is_file() else sorted(root.rglob("*")) if root.is_dir() else []
+        for path in candidates:
+            if not path.is_file() or path.suffix.lower() in READERS or path.name.lower() in IGNORED_NAMES:
+                continue
+            if root.is_dir() and any(part.startswith(".") for part in path.relative_to(root).parts):
+                continue
+            reason = f"not a format Minutes reads ({path.suffix or 'no suffix'}); it reads {known}"
+            if path.suffix.lower() == ".xml":
+                reason += "; a ModernGov site's web-service XML is imported with `minutes import moderngov BASE_URL`"
+            yield Problem(str(path), reason)
+
+
 class ExtractionCache:
     """Documents extracted from a file, by (SHA-256 of its bytes, reader version)."""
 
@@ -219,6 +235,7 @@ def load_documents(paths: Iterable[Path], options: IngestOptions | None = None) 
                 yield Problem(source, reason, kind="gap")
     cache = ExtractionCache(options.cache_path) if options.cache_path else None
     seen: dict[str, Path] = {}
+    read_any = False
     try:
         bar = tqdm(files, desc="extracting", unit=" files",
                    disable=None if options.progress is None else not options.progress)
@@ -272,9 +289,12 @@ def load_documents(paths: Iterable[Path], options: IngestOptions | None = None) 
                     if gap not in reported:
                         reported.add(gap)
                         yield Problem(str(path), gap, kind="gap")
+                read_any = True
                 yield doc
         for source, reason in folders.errors:
             yield Problem(source, reason)
+        if not read_any:  # nothing read: say which files were passed over, and what is read
+            yield from unread_files(roots)
     finally:
         if cache is not None:
             cache.close()

@@ -46,6 +46,17 @@ from minutes.sources.moderngov.pages import (
 )
 
 
+@dataclass(frozen=True)
+class FailedPaper:
+    """A linked paper that could not be downloaded: the end-of-run summary lists each."""
+
+    meeting: str      # "Cabinet 2025-01-30"
+    owner: str        # "item 5. Short Breaks..." or "the meeting"
+    title: str
+    url: str
+    reason: str
+
+
 @dataclass
 class ImportReport:
     committees: int = 0
@@ -57,14 +68,20 @@ class ImportReport:
     written: int = 0             # files created or changed this run
     removed: int = 0             # files of items that are gone or now restricted
     via_html: int = 0            # meetings read from the HTML page (service failed)
+    failed_papers: list[FailedPaper] = field(default_factory=list)
+    meetings_without_papers: list[str] = field(default_factory=list)  # every paper of these failed
     seconds: float = 0.0
     problems: list[Problem] = field(default_factory=list)
     out_dir: Path | None = None
 
 
 def slug(text: str, limit: int = 60) -> str:
+    """A file-name-safe form of `text`, cut at a word gap (never inside a word or a date)."""
     value = re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()
-    return value[:limit].rstrip("-") or "untitled"
+    if len(value) > limit:
+        cut = value[:limit + 1]
+        value = cut[:cut.rfind("-")] if "-" in cut[1:] else value[:limit]
+    return value.rstrip("-") or "untitled"
 
 
 def _write_if_changed(path: Path, data: bytes, report: ImportReport) -> None:
@@ -108,6 +125,9 @@ class Importer:
                  download_documents: bool = True, progress: bool | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.host = urlparse(self.base_url).netloc or self.base_url
+        # Documents are keyed by the council and ModernGov's own ids, not by the host name,
+        # so the same site reached by another name (or port) does not duplicate everything.
+        self.site_key = slug(council, 80) if council else (urlparse(self.base_url).hostname or self.host)
         self.out_dir = Path(out_dir)
         self.client, self.council, self.download_documents = client, council, download_documents
         self.progress = progress
@@ -209,10 +229,13 @@ class Importer:
         keep: set[Path] = set()
         doc_entries: list[dict[str, object]] = []
         self._document_failed = False
+        tried_before, failed_before = self.report.documents, len(self.report.failed_papers)
         self.report.restricted += meeting.redacted
         for position, item in enumerate(meeting.items, 1):
             if item.restricted:
                 self.report.restricted += 1
+                continue
+            if item.heading_only:  # "Part 1 - Items for decision": nothing to search, no paper
                 continue
             keep.add(self.write_item(meeting, item, folder, position))
             for doc in item.documents:
@@ -226,6 +249,9 @@ class Importer:
             if self.download_documents and (entry := self.fetch_document(meeting, None, doc, folder)):
                 keep.add(folder / "documents" / str(entry["filename"]))
                 doc_entries.append(entry)
+        failed = len(self.report.failed_papers) - failed_before
+        if failed and self.report.documents == tried_before:
+            self.report.meetings_without_papers.append(self._meeting_name(meeting))
         metadata = folder / "documents" / "metadata.json"
         if doc_entries:
             keep.add(metadata)
@@ -239,12 +265,17 @@ class Importer:
                     old.unlink()
                     self.report.removed += 1
 
+    @staticmethod
+    def _meeting_name(meeting: Meeting) -> str:
+        return f"{meeting.committee or 'committee ' + str(meeting.committee_id)} {meeting.date or 'undated'} " \
+               f"(meeting {meeting.meeting_id})"
+
     def write_item(self, meeting: Meeting, item: AgendaItem, folder: Path, position: int) -> Path:
         key = item.item_id or f"p{position}"
         path = folder / f"item-{slug(item.number or str(position), 10)}-{key}.md"
         source = item.item_url or (f"{meeting.url}#AI{item.item_id}" if item.item_id else meeting.url)
         meta = {
-            "document_id": f"moderngov/{self.host}/{meeting.meeting_id}/{key}",
+            "document_id": f"moderngov/{self.site_key}/{meeting.meeting_id}/{key}",
             "title": item.title,
             "council": self.council,
             "committee": meeting.committee,
@@ -256,6 +287,8 @@ class Importer:
             "meeting_id": meeting.meeting_id,
             "item_id": item.item_id,
             "meeting_url": meeting.url,
+            "meeting_time": meeting.time,
+            "venue": meeting.venue,
         }
         body = item.text() + "\n"
         _write_if_changed(path, (_front_matter(meta) + body).encode("utf-8"), self.report)
@@ -271,13 +304,16 @@ class Importer:
             self._document_failed = True
             owner = f"item {item.label()}" if item else f"meeting {meeting.meeting_id}"
             self._problem(doc.url, f"{exc.reason}; document '{doc.title}' of {owner} not imported")
+            self.report.failed_papers.append(FailedPaper(self._meeting_name(meeting),
+                                                         f"item {item.label()}" if item else "the meeting",
+                                                         doc.title, doc.url, exc.reason))
             return None
         stem = unquote(urlparse(doc.url).path.rsplit("/", 1)[-1])
         stem = stem.rsplit(".", 1)[0] if "." in stem and not stem.lower().endswith(".aspx") else doc.title
         folder_key = re.search(r"documents/([gs]\d+)/", doc.url, re.IGNORECASE)
         key = doc.attachment_id or (folder_key.group(1).lower() if folder_key else
                                     hashlib.sha256(doc.url.encode()).hexdigest()[:10])
-        name = f"{key}-{slug(stem or doc.title, 50)}" + \
+        name = f"{key}-{slug(stem or doc.title, 80)}" + \
             _document_suffix(doc.url, response.content_type)
         _write_if_changed(folder / "documents" / name, response.body, self.report)
         self.report.documents += 1
