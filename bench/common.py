@@ -152,7 +152,7 @@ def mark_current(index_dir: Path) -> None:
     cut, so the benchmarks re-stamp the manifest (scratch data under .bench/) and say so.
     """
     from minutes.chunk import CHUNKER_VERSION
-    from minutes.storage.sqlite_faiss.store import FORMAT_VERSION
+    from minutes.storage.base import FORMAT_VERSION
 
     manifest_path = index_dir / "current" / "manifest.json"
     manifest = json.loads(manifest_path.read_text())

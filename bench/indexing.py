@@ -103,7 +103,7 @@ def seed_ndcg(embedder) -> float:  # type: ignore[no-untyped-def]
     """nDCG@10 of the dev questions on the seed corpus indexed with `embedder`."""
     from minutes.build import build_index
     from minutes.search.hybrid import Searcher
-    from minutes.storage.sqlite_faiss.store import open_index
+    from minutes.storage import open_index
 
     work = Path(tempfile.mkdtemp(prefix="seed-", dir=OUT))
     try:

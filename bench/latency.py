@@ -302,7 +302,7 @@ def search(size: str) -> None:
     import_s = time.perf_counter() - t
     from minutes.embed import load_embedder
     from minutes.search.hybrid import Searcher, Tuning
-    from minutes.storage.sqlite_faiss.store import open_index
+    from minutes.storage import open_index
 
     t = time.perf_counter()
     embedder = load_embedder("minilm", threads=1)
@@ -353,7 +353,7 @@ def stages(size: str) -> None:
     import minutes.search.hybrid as search_module
     from minutes.embed import load_embedder
     from minutes.search.hybrid import Searcher
-    from minutes.storage.sqlite_faiss.store import open_index
+    from minutes.storage import open_index
 
     faiss.omp_set_num_threads(1)
     embedder = load_embedder("minilm", threads=1)
@@ -399,7 +399,7 @@ def prune(size: str) -> None:
 
     from minutes.embed import load_embedder
     from minutes.search.hybrid import Searcher, Tuning
-    from minutes.storage.sqlite_faiss.store import open_index
+    from minutes.storage import open_index
 
     faiss.omp_set_num_threads(1)
     embedder = load_embedder("minilm", threads=1)

@@ -52,13 +52,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from minutes.storage import current_build, open_index  # noqa: E402
+
 from minutes import chunk, embed  # noqa: E402
 from minutes.build import build_index  # noqa: E402
 from minutes.embed import Embedder, load_embedder  # noqa: E402
 from minutes.evaluate import Question, load_questions, score  # noqa: E402
 from minutes.records import Filters  # noqa: E402
 from minutes.search.hybrid import MODES, Searcher, Tuning  # noqa: E402
-from minutes.storage.sqlite_faiss.store import current_build, open_index  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 BENCH = ROOT / ".bench" / "relevance"

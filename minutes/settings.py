@@ -1,6 +1,7 @@
 """Every setting, declared once with its default and help text.
 
-The CLI, the environment (MINUTES_*) and tests all feed this one object.
+The CLI, the environment (MINUTES_*) and tests all feed this one object. The web server's own
+settings (host, port, limits) extend it in minutes/web/settings.py.
 """
 
 from __future__ import annotations
@@ -22,16 +23,3 @@ class Settings(BaseSettings):
     batch_size: int = Field(64, ge=1, le=4096, description="Texts per model batch while indexing.")
     query_threads: int = Field(1, ge=1, le=64,
                                description="Torch threads per query in the server; 1 avoids oversubscribing cores.")
-    host: str = Field("127.0.0.1", description="Address the web server listens on.")
-    port: int = Field(8000, ge=1, le=65535, description="Port the web server listens on.")
-    public_url: str | None = Field(None, pattern=r"^https?://[^\s]+$",
-                                   description="The site's public address, for links in exported citations "
-                                               "(behind a proxy); default: the address of each request.")
-    rate_limit: int = Field(0, ge=0, le=1_000_000,
-                            description="Requests per minute per client IP before the server answers 429 "
-                                        "(with Retry-After); 0 turns the limit off. For public deployments.")
-    max_url_bytes: int = Field(32_768, ge=256, le=1_048_576,
-                               description="Longest request address (path and query string) in bytes; "
-                                           "longer ones get 414. Room for an export of 100 chosen passages.")
-    max_body_bytes: int = Field(1_048_576, ge=0, le=1 << 30,
-                                description="Largest request body in bytes; larger ones get 413.")

@@ -16,7 +16,7 @@ from minutes.embed import HashingEmbedder
 from minutes.search.hybrid import Searcher
 from minutes.settings import Settings
 from minutes.sources.moderngov import saved_pages
-from minutes.storage.sqlite_faiss.store import open_index
+from minutes.storage import open_index
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"

@@ -17,9 +17,9 @@ from minutes.build import build_index
 from minutes.embed import HashingEmbedder
 from minutes.ingest import IngestOptions, Problem, load_documents
 from minutes.records import Document, Filters
-from minutes.render import hit_to_dict
 from minutes.search.hybrid import Searcher
-from minutes.storage.sqlite_faiss.store import open_index
+from minutes.storage import open_index
+from minutes.web.schemas import HitOut
 from tests.conftest import shared_path
 
 LEGACY = Path(__file__).parent / "fixtures" / "legacy"
@@ -77,7 +77,7 @@ def test_a_scanned_kent_page_is_read_by_ocr_and_keeps_its_page(tmp_path: Path) -
     index = open_index(tmp_path / "index")
     hits = Searcher(index, HashingEmbedder()).search("live births in Kent peak 2012 birth numbers fallen", 5,
                                                      Filters()).hits
-    top = hit_to_dict(hits[0])
+    top = HitOut.from_hit(hits[0]).model_dump()
     assert top["page"] == 2 and "births" in top["text"]
     assert top["document_id"] == "Commissioning Plan scanned"
 
@@ -145,7 +145,7 @@ def test_a_legacy_word_doc_is_searchable(tmp_path: Path) -> None:
     hits = searcher.search("quarry lorries weight restriction Harrietsham", 5,
                            Filters(decisions_only=True, committee="Highways Sub-Committee")).hits
     assert hits and hits[0].passage.text.startswith("RESOLVED that officers consult the Police")
-    assert hit_to_dict(hits[0])["source_url"] == "https://example.gov.uk/h1998.doc"
+    assert HitOut.from_hit(hits[0]).model_dump()["source_url"] == "https://example.gov.uk/h1998.doc"
     assert hits[0].document.date == "1998-05-14"
 
 

@@ -141,7 +141,7 @@ def test_client_is_polite_retries_and_caches(tmp_path: Path) -> None:
 
 
 def _import(site_url: str, index_dir: Path, out: Path, *extra: str) -> tuple[int, str, str]:
-    from minutes.cli.serve import cli
+    from minutes.cli import cli
 
     runner = CliRunner()
     result = runner.invoke(cli, ["--index-dir", str(index_dir), "import", "moderngov", site_url,
@@ -153,8 +153,8 @@ def _import(site_url: str, index_dir: Path, out: Path, *extra: str) -> tuple[int
 
 
 def test_import_end_to_end(tmp_path: Path) -> None:
-    from minutes.render import hit_to_dict
     from minutes.search.hybrid import open_searcher
+    from minutes.web.schemas import HitOut
 
     index_dir, out = tmp_path / "index", tmp_path / "imports"
     with serve() as site:
@@ -190,7 +190,7 @@ def test_import_end_to_end(tmp_path: Path) -> None:
 
         # its linked report: a PDF with page numbers, linked to the page
         hits = searcher.search("overnight respite waiting list families", 10, Filters(committee="Cabinet")).hits
-        paged = [hit_to_dict(h) for h in hits if h.passage.page == 2]
+        paged = [HitOut.from_hit(h).model_dump() for h in hits if h.passage.page == 2]
         assert paged and paged[0]["source_url"].endswith("Short%20Breaks%20Recommissioning%20-%20Report.pdf#page=2")
         assert paged[0]["item"] == "5. Short Breaks for Disabled Children & Young People"
 
@@ -202,7 +202,7 @@ def test_import_end_to_end(tmp_path: Path) -> None:
         hits = searcher.search("Wombatclerk printed minutes", 5, Filters(committee="County Council")).hits
         minutes = next(h for h in hits if "Wombatclerk" in h.passage.text)
         assert minutes.passage.page == 2 and minutes.document.date == "2025-03-13"
-        assert hit_to_dict(minutes)["source_url"].endswith("County%20Council.pdf?T=1#page=2")
+        assert HitOut.from_hit(minutes).model_dump()["source_url"].endswith("County%20Council.pdf?T=1#page=2")
 
         # procedural items are kept but hidden unless asked for
         assert not [h for h in searcher.search("apologies received Mrs Bell", 10, Filters()).hits

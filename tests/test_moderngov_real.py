@@ -178,7 +178,7 @@ def test_hidden_text_and_navigation_are_not_page_text(tmp_path: Path) -> None:
 def test_a_folder_of_files_it_cannot_read_names_them_and_the_formats(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from minutes.cli.serve import cli
+    from minutes.cli import cli
 
     for name in ("GetMeeting-7001.xml", "GetCommittees.xml"):
         (tmp_path / "papers").mkdir(exist_ok=True)

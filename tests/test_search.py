@@ -16,8 +16,8 @@ from minutes.build import build_index
 from minutes.embed import HashingEmbedder
 from minutes.records import Filters
 from minutes.search.hybrid import MODES, NO_MATCH_FLOOR, QueryError, Searcher, Tuning
-from minutes.search.hybrid import _filter_sql as search_filter_sql
-from minutes.storage.sqlite_faiss.store import Index, open_index
+from minutes.storage import open_index
+from minutes.storage.sqlite_faiss.reader import SqliteFaissReader as Index
 
 BROAD = "children budget savings and services"
 
@@ -292,65 +292,3 @@ def test_real_model_on_the_seed_corpus(tmp_path: Path) -> None:
                 if line.strip() and not line.startswith("#")]
     answered = [q for q in offtopic if real.search(q, 10).hits]
     assert len(answered) <= 0.1 * len(offtopic), answered
-
-
-def _df(index: Index, word: str) -> int:
-    return index.sql("SELECT count(*) FROM passages_fts WHERE passages_fts MATCH ?", [f'"{word}"'])[0][0]
-
-
-def test_very_frequent_words_are_pruned_from_the_keyword_query(searcher: Searcher,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    import minutes.search.hybrid as search_module
-    from minutes.text.query import parse_query
-
-    monkeypatch.setattr(search_module, "PRUNE_MIN_PASSAGES", 0)  # the seed index is tiny
-    total = searcher.index.manifest.passages
-    common = max(["children", "council", "budget", "services"], key=lambda w: _df(searcher.index, w))
-    rare = min(["stockport", "mill", "terrace", "autonomy"], key=lambda w: _df(searcher.index, w) or total)
-    share = (_df(searcher.index, rare) + 0.5) / total
-    assert _df(searcher.index, common) > share * total >= 1
-    fresh = Searcher(searcher.index, searcher.embedder, Tuning(prune_share=share))
-    tuning = fresh.tuning
-    assert fresh._pruned(parse_query(f"{common} {rare}"), tuning).optional == (rare,)
-    # every word frequent: one stays, so the query never becomes empty
-    only_common = parse_query(f"{common} and the council children budget")
-    assert all(_df(searcher.index, w) > share * total for w in only_common.optional)
-    kept = fresh._pruned(only_common, tuning).optional
-    assert len(kept) == 1 and kept[0] in only_common.optional
-    # phrases and exclusions keep their meaning
-    phrased = parse_query(f'"{common}" {rare} -{common}')
-    assert fresh._pruned(phrased, tuning) == phrased
-    excluding = fresh._pruned(parse_query(f"{common} {rare} -budget"), tuning)
-    assert excluding.optional == (rare,) and excluding.excluded == ("budget",)
-    # switched off, or on a small index, every word stays
-    assert fresh._pruned(parse_query(f"{common} {rare}"), Tuning(prune_share=0)).optional == (common, rare)
-    # the postings budget: words kept rarest first while the passages they select add up to it
-    # (share 1: no word is too frequent, so only the budget prunes)
-    both = _df(searcher.index, rare) + _df(searcher.index, common)
-    query = parse_query(f"{common} {rare}")
-    assert fresh._pruned(query, Tuning(prune_share=1.0, keyword_postings=both)).optional == (common, rare)
-    assert fresh._pruned(query, Tuning(prune_share=1.0, keyword_postings=both - 1)).optional == (rare,)
-    assert fresh._pruned(query, Tuning(prune_share=1.0, keyword_postings=0)).optional == (common, rare)
-    assert fresh._pruned(query, Tuning(prune_share=1.0, keyword_postings=1)).optional == (rare,)  # rarest stays
-    monkeypatch.setattr(search_module, "PRUNE_MIN_PASSAGES", 10**9)
-    assert fresh._pruned(parse_query(f"{common} {rare}"), tuning).optional == (common, rare)
-
-
-@pytest.mark.parametrize("filters", [Filters(include_procedural=True), Filters(), Filters(decisions_only=True)])
-def test_keyword_scores_the_semantic_candidates_in_the_same_pass(searcher: Searcher, filters: Filters) -> None:
-    from minutes.text.query import parse_query
-
-    parsed = parse_query(BROAD)
-    alone, none = searcher._keyword(parsed, filters, 8)
-    assert none == {} and 0 < len(alone) <= 8
-    candidates = [row[0] for row in searcher.index.sql("SELECT id FROM passages ORDER BY id DESC LIMIT 30")]
-    best, scored = searcher._keyword(parsed, filters, 8, also=candidates)
-    assert [round(s, 9) for _, s in best] == [round(s, 9) for _, s in alone]
-    marks = ",".join("?" * len(candidates))
-    where, params = search_filter_sql(filters)
-    expected = {row[0]: row[1] for row in searcher.index.sql(
-        f"SELECT f.rowid, bm25(passages_fts, 1.0, 0.3) FROM passages_fts f JOIN passages p ON p.id = f.rowid "
-        f"JOIN documents d ON d.doc = p.doc WHERE passages_fts MATCH ? AND f.rowid IN ({marks}) AND {where}",
-        [parsed.match, *candidates, *params])}
-    assert expected and scored.keys() == expected.keys()
-    assert all(abs(scored[pid] - expected[pid]) < 1e-9 for pid in expected)

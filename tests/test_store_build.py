@@ -4,10 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from minutes.build import BuildError, build_index
+from minutes.build import build_index
 from minutes.embed import HashingEmbedder
+from minutes.errors import BuildError, IndexCorrupt, IndexMismatch, IndexMissing
 from minutes.search.hybrid import Searcher
-from minutes.storage.sqlite_faiss.store import IndexCorrupt, IndexMismatch, IndexMissing, current_build, open_index
+from minutes.storage import current_build, open_index
 
 from .conftest import CORPUS
 
@@ -21,7 +22,7 @@ def test_build_writes_manifest_and_swaps_in(tmp_path: Path, embedder: HashingEmb
     assert manifest["documents"] == 5 and manifest["passages"] == report.passages > 50
     assert manifest["chunker_version"] and manifest["built_at"]
     index = open_index(tmp_path)
-    assert index.vectors.ntotal == report.passages
+    assert index.vectors.count() == report.passages
     assert index.sql("SELECT count(*) FROM passages")[0][0] == report.passages
 
 
@@ -44,7 +45,7 @@ def test_changed_document_reembeds_only_what_changed(tmp_path: Path, embedder: H
     second = build_index([corpus], tmp_path / "index", embedder)
     assert 1 <= second.embedded <= 3
     assert second.documents == first.documents - 1
-    assert open_index(tmp_path / "index").document("002_da68318a5e23e408") is None
+    assert open_index(tmp_path / "index").passages.document("002_da68318a5e23e408") is None
 
 
 def test_failed_build_leaves_previous_index_serving(fresh_index_dir: Path, embedder: HashingEmbedder) -> None:

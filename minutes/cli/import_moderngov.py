@@ -1,6 +1,6 @@
 """`minutes import moderngov BASE_URL`: fetch a council's meetings, then index them.
 
-Registered on the `minutes` group by minutes.cli.commands. The import writes a folder of documents
+Added to the `minutes` group by minutes.cli. The import writes a folder of documents
 (see minutes.sources.moderngov.importer) and then builds the index of that folder together with
 whatever the current index was built from, so an import adds to the index rather than
 replacing it. Re-running an unchanged import rewrites nothing and embeds nothing.
@@ -15,9 +15,14 @@ from urllib.parse import urlparse
 
 import click
 
+from minutes.cli.index import run_build
 from minutes.dates import parse_filter_date
 from minutes.ingest import IngestOptions
+from minutes.ingest.report import problem_lines
 from minutes.settings import Settings
+from minutes.sources.moderngov.client import Client
+from minutes.sources.moderngov.importer import Importer, default_window
+from minutes.storage import open_backend
 
 
 @click.group(name="import")
@@ -31,16 +36,7 @@ def _date(value: str | None, end: bool = False) -> date | None:
 
 def previous_sources(index_dir: Path) -> list[Path]:
     """The folders the serving index was built from (those that still exist)."""
-    from minutes.storage.sqlite_faiss.store import Manifest, current_build
-
-    build = current_build(index_dir)
-    if build is None or not (build / "manifest.json").exists():
-        return []
-    try:
-        manifest = Manifest.from_json((build / "manifest.json").read_text())
-    except (OSError, ValueError, TypeError):
-        return []
-    return [Path(p) for p in manifest.sources if Path(p).exists()]
+    return [Path(p) for p in open_backend(index_dir).previous_sources() if Path(p).exists()]
 
 
 @import_group.command(name="moderngov")
@@ -67,11 +63,6 @@ def moderngov(settings: Settings, base_url: str, committees: tuple[str, ...], da
               date_to: str | None, council: str | None, out_dir: Path | None, delay: float, timeout: float,
               retries: int, backoff: float, offline: bool, documents: bool, build: bool) -> None:
     """Import the meetings of the ModernGov site at BASE_URL (e.g. https://democracy.kent.gov.uk)."""
-    from minutes.cli.commands import run_build
-    from minutes.ingest.report import problem_lines
-    from minutes.sources.moderngov.client import Client
-    from minutes.sources.moderngov.importer import Importer, default_window
-
     if not urlparse(base_url).scheme.startswith("http"):
         raise click.BadParameter(f"'{base_url}' is not an http(s) URL", param_hint="BASE_URL")
     since, until = default_window(_date(date_from), _date(date_to, end=True))

@@ -12,13 +12,14 @@ import math
 from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import date
-from typing import Any
+from typing import Any, Literal, get_args
 
 from minutes.dates import DateError, parse_span
 from minutes.records import DateSpan, Filters, Hit, SearchResult
 from minutes.search.hybrid import MAX_K, Searcher
 
-SORTS = ("relevance", "newest", "oldest")
+Sort = Literal["relevance", "newest", "oldest"]   # the one list of sort orders
+SORTS: tuple[Sort, ...] = get_args(Sort)
 POOL = MAX_K          # passages fetched once, then counted, sorted and paged
 MAX_PER_PAGE = MAX_K
 

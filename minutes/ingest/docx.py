@@ -12,13 +12,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+from minutes.errors import InputError
 from minutes.ingest.pdf import title_from_name
 from minutes.records import Document
 
 VERSION = "docx-1"
 
 
-class DocxError(ValueError):
+class DocxError(InputError):
     pass
 
 

@@ -36,6 +36,8 @@ from typing import Any
 
 import yaml
 
+from minutes.errors import InputError
+
 SIDECAR = "minutes.yaml"
 METADATA = "metadata.json"
 
@@ -73,7 +75,7 @@ class FileFacts:
     gaps: list[str] = field(default_factory=list)
 
 
-class MetadataError(ValueError):
+class MetadataError(InputError):
     pass
 
 

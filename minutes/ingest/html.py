@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from minutes.errors import InputError
 from minutes.ingest import register_reader
 from minutes.ingest.htmltext import drop_hidden, html_to_text
 from minutes.records import Document
@@ -26,7 +27,7 @@ VERSION = "html-2"
 _SAVED_FROM = re.compile(r"saved from url=\(\d+\)(\S+)", re.IGNORECASE)
 
 
-class HtmlError(ValueError):
+class HtmlError(InputError):
     pass
 
 

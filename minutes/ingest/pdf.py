@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote
 
+from minutes.errors import InputError
 from minutes.ingest import ocr
 from minutes.records import Document
 
@@ -43,7 +44,7 @@ _LIST_START = re.compile(r"^\s*(?:[·•▪◦●\-*–]|\(?[a-z0-9]{1,3}[).]|\d
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
-class PdfError(ValueError):
+class PdfError(InputError):
     """A PDF that cannot be indexed; the message says why."""
 
 

@@ -14,13 +14,14 @@ from typing import Any
 import yaml
 
 from minutes.dates import parse_span
+from minutes.errors import InputError
 from minutes.records import Document
 
 KNOWN_FIELDS = {"document_id", "title", "council", "committee", "item", "date", "source_url",
                 "see_also", "attribution", "procedural"}
 
 
-class FrontMatterError(ValueError):
+class FrontMatterError(InputError):
     pass
 
 

@@ -1,0 +1,34 @@
+"""Where an index lives. `open_backend` picks the backend; everything above storage talks to
+it through the protocols of storage/base.py only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from minutes.errors import MinutesError
+from minutes.storage.base import Backend, IndexReader
+
+
+def open_backend(index_dir: Path, url: str | None = None) -> Backend:
+    """The backend at `url` (None or "local": the embedded SQLite + FAISS index in `index_dir`).
+
+    `index_dir` also holds the caches (vectors by text hash, extracted text by file hash)
+    whatever the backend.
+    """
+    if url in (None, "", "local"):
+        from minutes.storage.sqlite_faiss import SqliteFaissBackend
+
+        return SqliteFaissBackend(index_dir)
+    raise MinutesError(f"unknown backend '{url}'; use 'local'")
+
+
+def open_index(index_dir: Path, url: str | None = None) -> IndexReader:
+    """The build that serves now."""
+    return open_backend(index_dir, url).open()
+
+
+def current_build(index_dir: Path) -> Path | None:
+    """The local backend's serving build folder (None when there is none)."""
+    from minutes.storage.builds import BuildFolders
+
+    return BuildFolders(index_dir).current()

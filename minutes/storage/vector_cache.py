@@ -18,6 +18,7 @@ import numpy as np
 from tqdm import tqdm
 
 from minutes.embed import Embedder
+from minutes.storage.sqlite_errors import as_os_error
 
 EMBED_BATCH = 256    # texts per cache commit; the model batches within it
 EMBED_WINDOW = 4096  # texts read back and sorted into batches at a time
@@ -47,6 +48,7 @@ class PassageHashes:
 
 
 class VectorCache:
+    @as_os_error
     def __init__(self, path: Path, model: str, dimension: int) -> None:
         self.model, self.dimension = model, dimension
         self.conn = sqlite3.connect(path)
@@ -54,11 +56,13 @@ class VectorCache:
         self.conn.execute("CREATE TABLE IF NOT EXISTS vectors (model TEXT, hash TEXT, vector BLOB, "
                           "PRIMARY KEY (model, hash)) WITHOUT ROWID")
 
+    @as_os_error
     def _rows(self, columns: str, keys: list[str]) -> sqlite3.Cursor:
         return self.conn.execute(
             f"SELECT {columns} FROM vectors WHERE model = ? AND length(vector) = ? "
             f"AND hash IN ({','.join('?' * len(keys))})", [self.model, 4 * self.dimension, *keys])
 
+    @as_os_error
     def present(self, keys: list[str]) -> set[str]:
         """Which of `keys` have a vector of this model's size (the vectors are not read)."""
         found: set[str] = set()
@@ -66,6 +70,7 @@ class VectorCache:
             found.update(digest for (digest,) in self._rows("hash", keys[i:i + LOOKUP]))
         return found
 
+    @as_os_error
     def vectors(self, keys: list[str]) -> np.ndarray:
         """One row per key, in order; a key the cache lacks is a RuntimeError."""
         out = np.empty((len(keys), self.dimension), dtype=np.float32)
@@ -83,6 +88,7 @@ class VectorCache:
             raise RuntimeError(f"{len(keys) - filled} vectors went missing from the vector cache during the build")
         return out
 
+    @as_os_error
     def put(self, items: list[tuple[str, np.ndarray]]) -> None:
         with self.conn:
             self.conn.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)",

@@ -26,11 +26,13 @@ from pathlib import Path
 
 import httpx
 
+from minutes.errors import InputError
+
 USER_AGENT = "Minutes/0.1 (council papers search; +https://github.com/minutes-search/minutes)"
 RETRY_STATUS = {429, 500, 502, 503, 504}
 
 
-class FetchError(RuntimeError):
+class FetchError(InputError, RuntimeError):
     """A URL that could not be fetched; the message names the URL and the reason."""
 
     def __init__(self, url: str, reason: str) -> None:

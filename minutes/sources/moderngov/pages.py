@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from urllib.parse import urljoin
 
+from minutes.errors import InputError
 from minutes.ingest.htmltext import html_to_text
 
 HIDDEN_CLASSES = ("mgHide",)  # ModernGov's screen-reader-only text ("ref: 13567", "for item 5")
@@ -35,7 +36,7 @@ HIDDEN_CLASSES = ("mgHide",)  # ModernGov's screen-reader-only text ("ref: 13567
 CHROME_CLASSES = ("mgHide", "mgFileSize", "mgActionList", "mgLinks", "mgShareLinks", "mgBreadCrumbs")
 
 
-class ModernGovFormatError(ValueError):
+class ModernGovFormatError(InputError):
     """A response that is not the XML or HTML a ModernGov site sends."""
 
 
