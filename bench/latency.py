@@ -1,11 +1,11 @@
 """Query latency, index kinds, RAM and start-up at 10k, 100k and 1M passages.
 
-    .venv/bin/python bench/latency.py prepare --sizes 10k,100k,1m   # corpora and index folders
-    .venv/bin/python bench/latency.py kinds   --sizes 10k,100k,1m   # flat / HNSW / IVF-SQ8 / IVF-PQ
-    .venv/bin/python bench/latency.py search  --sizes 10k,100k,1m   # whole search, open time
-    .venv/bin/python bench/latency.py server  --sizes 10k,100k,1m   # server RSS and start-up
-    .venv/bin/python bench/latency.py stages  --sizes 100k,1m       # where a search spends its time
-    .venv/bin/python bench/latency.py prune   --sizes 1m            # frequent-word pruning: speed vs ranking
+    .venv/bin/python -m bench.latency prepare --sizes 10k,100k,1m   # corpora and index folders
+    .venv/bin/python -m bench.latency kinds   --sizes 10k,100k,1m   # flat / HNSW / IVF-SQ8 / IVF-PQ
+    .venv/bin/python -m bench.latency search  --sizes 10k,100k,1m   # whole search, open time
+    .venv/bin/python -m bench.latency server  --sizes 10k,100k,1m   # server RSS and start-up
+    .venv/bin/python -m bench.latency stages  --sizes 100k,1m       # where a search spends its time
+    .venv/bin/python -m bench.latency prune   --sizes 1m            # frequent-word pruning: speed vs ranking
 
 Corpora: Cleveland City Record issues, oldest first, chunked by our chunker, plus the seed
 corpus (so the dev questions still have their answers at every size). The first 160,000
@@ -24,15 +24,12 @@ import argparse
 import json
 import lzma
 import shutil
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bench.common import (  # noqa: E402
+from bench.common import (
     CORPUS,
     SCRATCH,
     cleveland_paths,
@@ -43,6 +40,7 @@ from bench.common import (  # noqa: E402
     percentiles,
     rss_bytes,
 )
+from tests.support.embedders import CachedOnly
 
 PERF = SCRATCH / "perf"
 GPU_TEXTS = SCRATCH.parent / ".gpu" / "texts.jsonl.xz"
@@ -87,15 +85,6 @@ def corpus_root(size: str) -> Path:
         if md.name.lower() != "readme.md":
             (root / "seed" / md.name).symlink_to(md.resolve())
     return root
-
-
-class CachedOnly:
-    """The minilm embedder's identity for a build whose every vector is already cached."""
-
-    name, dimension, floor = "minilm", 384, 0.30
-
-    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
-        raise RuntimeError(f"{len(texts)} texts were not in the cache")
 
 
 def prepare(size: str) -> None:
@@ -206,7 +195,7 @@ def kinds(size: str) -> None:
     questions, passages = query_vectors(), in_domain_queries()
     queries = np.concatenate([questions, passages])
     split = len(questions)
-    rows = []
+    rows: list[dict[str, object]] = []
     truth: list[np.ndarray] = []
     # In the 1M corpus the in-domain query passages are indexed themselves: leave each one's own copy out.
     own = [np.flatnonzero(vectors @ q > 1 - 1e-3) if size == "1m" else np.zeros(0, dtype=np.int64)

@@ -3,8 +3,8 @@
 One command (from the repository root; the first run embeds the 9,311 passages, tens of
 minutes on 2 busy CPU cores; later runs reuse the vector cache and take about 10 minutes):
 
-    .venv/bin/python bench/relevance.py                 # prints the markdown tables
-    .venv/bin/python bench/relevance.py --json out.json # and writes every figure as JSON
+    .venv/bin/python -m bench.relevance                 # prints the markdown tables
+    .venv/bin/python -m bench.relevance --json out.json # and writes every figure as JSON
 
 Setups (indexes are built with the library, `minutes.build.build_index`, into `.bench/`,
 which git ignores; a rebuild happens only when the chunker, the embedding text or the sources
@@ -49,18 +49,16 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from minutes import chunk, embed
+from minutes.build import build_index
+from minutes.embed import Embedder, load_embedder
+from minutes.evaluate import Question, load_questions, score
+from minutes.records import Filters
+from minutes.search.hybrid import MODES, Searcher, Tuning
+from minutes.storage import current_build, open_index
+from tests.support.embedders import CachedEmbedder
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from minutes.storage import current_build, open_index  # noqa: E402
-
-from minutes import chunk, embed  # noqa: E402
-from minutes.build import build_index  # noqa: E402
-from minutes.embed import Embedder, load_embedder  # noqa: E402
-from minutes.evaluate import Question, load_questions, score  # noqa: E402
-from minutes.records import Filters  # noqa: E402
-from minutes.search.hybrid import MODES, Searcher, Tuning  # noqa: E402
-
 SHARED = ROOT.parent / "shared"
 BENCH = ROOT / ".bench" / "relevance"
 QMSUM_CORPUS = BENCH / "qmsum-corpus"
@@ -72,25 +70,6 @@ LATENCY_SAMPLE = 30  # questions per group timed with the real, uncached query e
 def held_out(document_id: str) -> bool:
     """A fixed third of the QMSum meetings, never used for tuning."""
     return hashlib.sha256(document_id.encode()).digest()[0] % 3 == 0
-
-
-class CachedEmbedder:
-    """The real model with a memo of query vectors, so each question is embedded once per run."""
-
-    def __init__(self, inner: Embedder) -> None:
-        self.inner, self.name, self.dimension, self.floor = inner, inner.name, inner.dimension, inner.floor
-        self.memo: dict[str, object] = {}
-
-    def warm(self, texts: list[str]) -> None:
-        todo = [t for t in dict.fromkeys(texts) if t not in self.memo]
-        for text, vector in zip(todo, self.inner.encode(todo, batch_size=64), strict=True):
-            self.memo[text] = vector
-
-    def encode(self, texts: list[str], batch_size: int = 64):  # type: ignore[no-untyped-def]
-        import numpy as np
-
-        self.warm(texts)
-        return np.stack([self.memo[t] for t in texts])
 
 
 def ensure_qmsum_corpus() -> None:
@@ -250,7 +229,7 @@ def floor_figures(index_dirs: dict[str, Path], model: Embedder, cached: CachedEm
                 if line.strip() and not line.startswith("#")]
     cached.warm(offtopic)
     no_floor = dataclasses.replace(final, floor=-1.0)
-    rows = []
+    rows: list[dict[str, object]] = []
     for name in ("seeds", "distractors"):
         if name not in index_dirs:
             continue
@@ -267,7 +246,7 @@ def floor_figures(index_dirs: dict[str, Path], model: Embedder, cached: CachedEm
 
 def render(rows: list[dict[str, object]], floor_rows: list[dict[str, object]], final: Tuning,
            args: argparse.Namespace) -> str:
-    out = [f"_{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; `{' '.join(['bench/relevance.py', *sys.argv[1:]])}`; "
+    out = [f"_{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; `{' '.join(['python -m bench.relevance', *sys.argv[1:]])}`; "
            f"final method: `{final}`_", "",
            "| setup | questions | scope | n | method | Hit@10 | MRR@10 | QuoteRecall@10 | median ms |",
            "|---|---|---|---|---|---|---|---|---|"]

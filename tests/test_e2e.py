@@ -17,7 +17,7 @@ from minutes.search.hybrid import Searcher
 from minutes.storage import open_index
 
 from .conftest import CORPUS, shared_path
-from .live_server import live_server
+from .support.server import live_server
 
 pytestmark = pytest.mark.slow
 

@@ -224,7 +224,7 @@ def test_serve_with_a_damaged_index_says_which_file_and_how_to_fix_it(fresh_inde
     import sys
 
     from .conftest import ROOT
-    from .live_server import free_port
+    from .support.server import free_port
 
     build = current_build(fresh_index_dir)
     assert build is not None
@@ -388,7 +388,7 @@ def test_real_server_swaps_under_load_without_mixing(tmp_path: Path, embedder: H
     """The swap test against a real `minutes serve` (uvicorn, its own thread pool) on 127.0.0.1."""
     import urllib.request
 
-    from .live_server import live_server
+    from .support.server import live_server
 
     corpora = {label: tmp_path / f"corpus-{label}" for label in ("a", "b")}
     ids = {label: corpus_copy(path, f"{label}-") for label, path in corpora.items()}

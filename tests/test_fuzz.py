@@ -20,7 +20,7 @@ from schemathesis import GenerationMode
 from schemathesis.config import SchemathesisConfig
 from schemathesis.schemas import APIOperation, BaseSchema
 
-from minutes.embed import HashingEmbedder
+from minutes.embed import Embedder, HashingEmbedder
 from minutes.web.settings import WebSettings
 
 CONFIG = {"checks": {
@@ -34,7 +34,7 @@ CONFIG = {"checks": {
 FAST_EXAMPLES = 5
 
 
-def app_schema(index_dir: Path, embedder: HashingEmbedder, **settings: object) -> BaseSchema:
+def app_schema(index_dir: Path, embedder: Embedder, **settings: object) -> BaseSchema:
     """The app's own schema, bound to an in-process app (lifespan included)."""
     from minutes.web.app import create_app
 

@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import CORPUS, ROOT
-from .live_server import free_port
+from .support.server import free_port
 
 pytestmark = pytest.mark.slow
 

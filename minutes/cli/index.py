@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from minutes.build import build_from_settings, index_is_ready
+from minutes.build import build_from_settings
 from minutes.cli.options import index_dir_option
 from minutes.ingest import IngestOptions
 from minutes.ingest.report import problem_lines
@@ -25,9 +25,6 @@ def run_build(settings: Settings, paths: list[Path], rebuild: bool = False,
                f"{failed} failed → {report.build_dir or report.build_id}")
 
 
-__all__ = ["index_command", "index_is_ready", "run_build"]
-
-
 @click.command(name="index")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--rebuild", is_flag=True, help="Re-embed everything, ignoring cached vectors.")
@@ -38,7 +35,7 @@ __all__ = ["index_command", "index_is_ready", "run_build"]
 @index_dir_option
 @click.pass_obj
 def index_command(settings: Settings, paths: tuple[Path, ...], rebuild: bool, device: str | None,
-          council: str | None, committee_names: tuple[str, ...]) -> None:
+                  council: str | None, committee_names: tuple[str, ...]) -> None:
     """Build the index of PATHS (default: the corpus folder) and swap it in."""
     if device:
         settings = settings.model_copy(update={"device": device})

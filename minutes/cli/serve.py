@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from minutes.cli.index import index_is_ready, run_build
+from minutes.build import index_is_ready
+from minutes.cli.index import run_build
 from minutes.cli.options import index_dir_option
 from minutes.settings import Settings
 

@@ -20,6 +20,7 @@ from cachetools import LRUCache
 from minutes.embed import Embedder
 from minutes.errors import MinutesError
 from minutes.records import Hit
+from minutes.search.query import PreparedQuery
 from minutes.text import sentences
 from minutes.text.query import STOPWORDS
 from minutes.text.stem import stems, words
@@ -122,17 +123,24 @@ def _encode(embedder: Embedder, texts: list[str]) -> np.ndarray:
     return np.stack([known[t] for t in texts]) if texts else np.zeros((0, embedder.dimension), np.float32)
 
 
-def score_sentences(query: str, hits: Sequence[Hit], embedder: Embedder) -> list[ScoredSentence]:
-    """Every quotable sentence of `hits`, scored against `query` (the first MAX_EMBEDDED by the model)."""
+def _text(query: str | PreparedQuery) -> str:
+    return query.text if isinstance(query, PreparedQuery) else query
+
+
+def score_sentences(query: str | PreparedQuery, hits: Sequence[Hit], embedder: Embedder) -> list[ScoredSentence]:
+    """Every quotable sentence of `hits`, scored against `query` (the first MAX_EMBEDDED by the model).
+
+    A `PreparedQuery` brings the vector the search already made: the question is embedded once a page.
+    """
     candidates = [(hit, s, e) for hit in hits for s, e in sentence_spans(hit.passage.text)
                   if _quotable(hit.passage.text[s:e])]
     if not candidates:
         return []
     texts = [hit.passage.text[s:e] for hit, s, e in candidates]
-    query_vector = embedder.encode([query])[0]
+    query_vector = query.vector if isinstance(query, PreparedQuery) else embedder.encode([query])[0]
     embedded = _encode(embedder, texts[:MAX_EMBEDDED])
     cosines = list(np.asarray(embedded @ query_vector)) + [0.0] * (len(texts) - len(embedded))
-    asked = _content_words(query)
+    asked = _content_words(_text(query))
     scored = []
     for (hit, s, e), text, cosine in zip(candidates, texts, cosines, strict=True):
         overlap = len(asked & _content_words(text)) / len(asked) if asked else 0.0
@@ -178,16 +186,17 @@ def checked(answer: Answer) -> Answer:
     return replace(answer, quotes=tuple(kept), citations=citations)
 
 
-def build_answer(query: str, hits: Sequence[Hit], embedder: Embedder,
+def build_answer(question: str | PreparedQuery, hits: Sequence[Hit], embedder: Embedder,
                  scored: Sequence[ScoredSentence] | None = None,
                  threshold: float | None = None) -> Answer:
     """The best few sentences of the top passages, each cited; checked before it is returned."""
+    query = _text(question)
     top = list(hits[:ANSWER_PASSAGES])
     if not top:
         return Answer(query, False, (), (), NO_HITS)
     top_ids = {h.passage.passage_id for h in top}
     if scored is None:
-        scored = score_sentences(query, top, embedder)
+        scored = score_sentences(question, top, embedder)
     pool = sorted((s for s in scored if s.hit.passage.passage_id in top_ids), key=lambda s: -s.score)
     limit = THRESHOLDS.get(embedder.name, 0.5) if threshold is None else threshold
     if not pool or pool[0].score < limit:

@@ -61,14 +61,15 @@ def search_page(request: Request, searcher: SearcherDep, filters: FiltersDep, q:
             context["message"] = "Type some words to search for."
         return TEMPLATES.TemplateResponse(request, "search.html", context)
 
-    found = browse(searcher, q, filters, sort, page, k)
+    prepared = searcher.prepare(q)  # embedded once for the results, the facets and the answer
+    found = browse(searcher, prepared, filters, sort, page, k)
     params = urls.state(q, filters, sort, found.page, k)
     top = found.result.hits[:5]
     top_ids = {h.passage.passage_id for h in top}
-    scored = score_sentences(q, top + [h for h in found.hits if h.passage.passage_id not in top_ids],
+    scored = score_sentences(prepared, top + [h for h in found.hits if h.passage.passage_id not in top_ids],
                              searcher.embedder)
     best = best_sentences(scored)
-    answer = build_answer(q, found.result.hits, searcher.embedder, scored) if found.page == 1 else None
+    answer = build_answer(prepared, found.result.hits, searcher.embedder, scored) if found.page == 1 else None
     today = date.today()
     context.update(
         title=present.title(q, filters, sort, found.page),
@@ -96,11 +97,12 @@ def timeline_page(request: Request, searcher: SearcherDep, filters: FiltersDep,
     context.update(title=present.title(q, filters, prefix="Over time: ") if q else "Over time — Minutes",
                    form_action=urls.TIMELINE)
     if q:
-        found = browse(searcher, q, filters, facets=False)
+        prepared = searcher.prepare(q)
+        found = browse(searcher, prepared, filters, facets=False)
         params = urls.state(q, filters)
         hits = found.result.hits
         today = date.today()
-        best = best_sentences(score_sentences(q, hits[:30], searcher.embedder))
+        best = best_sentences(score_sentences(prepared, hits[:30], searcher.embedder))
         groups = [{"group": g, "href": urls.meeting_href(params, g.council, g.committee, g.date),
                    "hits": [present.hit_view(h, q, site_url(request), today, best.get(h.passage.passage_id),
                                              params) for h in g.hits]}

@@ -19,8 +19,9 @@ def api_answer(q: QueryText, searcher: SearcherDep, filters: FiltersDep) -> Answ
 
     `answered` is false, with a message, when the passages found do not answer the question.
     """
-    result = searcher.search(q, 10, filters)
-    return AnswerOut.from_answer(build_answer(q, result.hits, searcher.embedder))
+    prepared = searcher.prepare(q)
+    result = searcher.search(prepared, 10, filters)
+    return AnswerOut.from_answer(build_answer(prepared, result.hits, searcher.embedder))
 
 
 @router.get("/api/browse", response_model=BrowseOut, responses=ERROR_RESPONSES, tags=["search"])
