@@ -1,9 +1,9 @@
 """HTML papers: any saved web page, and the pages a site's own parser knows.
 
 A page becomes one document of its main text (scripts, styles, navigation, hidden
-elements and page chrome dropped; see htmltext.py), unless a registered page parser
-recognises it first. Sites with structured pages register one through
-`register_html_page_parser` (the ModernGov pages do, in
+elements and page chrome dropped; see htmltext.py), unless one of the page parsers it is
+given recognises it first. A site with structured pages registers, through
+`register_html_page_parser`, a reader that passes its parsers (the ModernGov pages do, in
 minutes/sources/moderngov/saved_pages.py), so this reader stays generic and the sources
 layer above it plugs in, never the other way round.
 
@@ -45,21 +45,12 @@ class SavedPage:
 # It raises HtmlError to refuse a page of its kind (a restricted item, nothing public).
 PageParser = Callable[[SavedPage], Iterable[Document] | None]
 
-_PAGE_PARSERS: dict[str, PageParser] = {}
-_PARSER_VERSIONS: dict[str, str] = {}
 
-
-def register_html_page_parser(name: str, parser: PageParser, version: str) -> None:
-    """Let `parser` read the HTML pages it recognises; `version` joins the reader's cache key."""
-    _PAGE_PARSERS[name] = parser
-    _PARSER_VERSIONS[name] = version
+def register_html_page_parser(reader: Callable[[Path, Path], Iterable[Document]], version: str) -> None:
+    """Read .html/.htm files with `reader`: a module-level function that calls `read_html` with its
+    site's page parsers (module-level, so the extraction sandbox's child process can import it)."""
     for suffix in (".html", ".htm"):
-        register_reader(suffix, read_html, version=reader_version())
-
-
-def reader_version() -> str:
-    """The HTML reader's version with every registered parser's, so a new parser re-reads pages."""
-    return "+".join([VERSION, *(f"{n}-{v}" for n, v in sorted(_PARSER_VERSIONS.items()))])
+        register_reader(suffix, reader, version=f"{VERSION}+{version}")
 
 
 def source_url_of(markup: str) -> str | None:
@@ -70,13 +61,14 @@ def source_url_of(markup: str) -> str | None:
     return found.group(1) if found else None
 
 
-def read_html(path: Path, root: Path) -> Iterator[Document]:
+def read_html(path: Path, root: Path, parsers: Iterable[PageParser] = ()) -> Iterator[Document]:
+    """The page's documents: from the first of `parsers` that knows the page, else its main text."""
     raw = path.read_bytes()
     if not raw.strip():
         raise HtmlError("empty file")
     markup = raw.decode("utf-8", errors="replace")
     page = SavedPage(markup, source_url_of(markup), path, path.relative_to(root).with_suffix("").as_posix())
-    for parser in _PAGE_PARSERS.values():
+    for parser in parsers:
         documents = parser(page)
         if documents is not None:
             yield from documents
@@ -100,7 +92,7 @@ def read_html(path: Path, root: Path) -> Iterator[Document]:
 
 def _register() -> None:
     for suffix in (".html", ".htm"):
-        register_reader(suffix, read_html, version=reader_version())
+        register_reader(suffix, read_html, version=VERSION)
 
 
 _register()

@@ -25,6 +25,7 @@ not a PDF, damaged, encrypted, or only images that OCR could not read (or no Tes
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote
@@ -36,6 +37,8 @@ from minutes.records import Document
 # Bump when the text would come out differently (invalidates the extraction cache); the
 # Tesseract version is part of it because scanned pages read differently with another.
 VERSION = f"pdf-2+ocr-{ocr.tesseract_version() or 'none'}"
+
+OCR_SHARE_OF_TIME = 0.75  # of max_seconds_per_file: OCR stops after it, keeping the pages read
 
 # A page with fewer letters than this is taken as having no text layer.
 MIN_LETTERS_PER_PAGE = 20
@@ -98,6 +101,10 @@ def extract_pdf(path: Path) -> tuple[list[str], list[int]]:
         if "password" in message.lower() and b"/Encrypt" in path.read_bytes():
             raise PdfError("encrypted PDF: it needs a password to open") from None
         raise PdfError(f"damaged PDF that cannot be opened ({message})") from None
+    from minutes.ingest import limits
+
+    cap = limits.current()
+    started = time.monotonic()
     pages: list[str] = []
     scanned: list[int] = []  # 1-based numbers of the pages that are scans
     ocr_pages: list[int] = []
@@ -105,7 +112,13 @@ def extract_pdf(path: Path) -> tuple[list[str], list[int]]:
     try:
         if len(pdf) == 0:
             raise PdfError("PDF has no pages")
-        for index in range(len(pdf)):
+        if len(pdf) > cap.max_pages:
+            limits.note(f"capped: the first {cap.max_pages:,} of {len(pdf):,} pages indexed (max_pages)")
+        chars = 0
+        for index in range(min(len(pdf), cap.max_pages)):
+            if chars > cap.max_chars:
+                limits.note(f"capped: pages after {index:,} not read, over {cap.max_chars:,} characters (max_chars)")
+                break
             page = pdf[index]
             try:
                 textpage = page.get_textpage()
@@ -115,6 +128,12 @@ def extract_pdf(path: Path) -> tuple[list[str], list[int]]:
                     textpage.close()
                 if ocr.is_scanned(page, sum(ch.isalpha() for ch in text), MIN_LETTERS_PER_PAGE):
                     scanned.append(index + 1)
+                    # OCR takes seconds a page: stop in time to index what was read, not lose the file
+                    if time.monotonic() - started > OCR_SHARE_OF_TIME * cap.max_seconds:
+                        limits.note(f"capped: OCR stopped before page {index + 1:,}, near the "
+                                    f"{cap.max_seconds:g} s a file may take (max_seconds_per_file)")
+                        pages.append(text)
+                        continue
                     try:
                         read = ocr.ocr_page(page)
                     except ocr.OcrUnavailable as exc:
@@ -124,6 +143,7 @@ def extract_pdf(path: Path) -> tuple[list[str], list[int]]:
                             text = read
                             ocr_pages.append(index + 1)
                 pages.append(text)
+                chars += len(text)
             finally:
                 page.close()
     finally:

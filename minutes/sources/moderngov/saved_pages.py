@@ -1,7 +1,8 @@
 """Saved ModernGov pages as documents: the ModernGov page parser for the HTML reader.
 
-Registered with `minutes.ingest.html.register_html_page_parser` by `register()`, which the
-CLI calls at start-up (minutes/cli/__init__.py); the generic reader never imports this.
+`register()` puts `read_html_with_moderngov` in the HTML reader's place through
+`minutes.ingest.html.register_html_page_parser`; the CLI calls it at start-up
+(minutes/cli/__init__.py). The generic reader never imports this module.
 
 - A meeting page (`ieListDocuments.aspx`, rows of `table#mgItemTable`) becomes one
   document per agenda item, with committee, date, time, venue, item number and title,
@@ -17,9 +18,10 @@ CLI calls at start-up (minutes/cli/__init__.py); the generic reader never import
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 from minutes.dates import parse_span
-from minutes.ingest.html import HtmlError, SavedPage, register_html_page_parser
+from minutes.ingest.html import HtmlError, SavedPage, read_html, register_html_page_parser
 from minutes.ingest.htmltext import drop_hidden, html_to_text
 from minutes.records import Document
 from minutes.sources.moderngov.decisions import (
@@ -145,6 +147,11 @@ def parse_saved_page(page: SavedPage) -> list[Document] | None:
     return None
 
 
+def read_html_with_moderngov(path: Path, root: Path) -> Iterator[Document]:
+    """The HTML reader with the ModernGov pages known (what `register` puts in its place)."""
+    return read_html(path, root, parsers=(parse_saved_page,))
+
+
 def register() -> None:
-    """Read saved ModernGov pages with this parser (idempotent)."""
-    register_html_page_parser("moderngov", parse_saved_page, VERSION)
+    """Read saved ModernGov pages as such (idempotent)."""
+    register_html_page_parser(read_html_with_moderngov, f"moderngov-{VERSION}")
