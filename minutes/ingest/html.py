@@ -19,7 +19,7 @@ from pathlib import Path
 
 from minutes.errors import InputError
 from minutes.ingest import register_reader
-from minutes.ingest.htmltext import drop_hidden, html_to_text
+from minutes.ingest.htmltext import drop_hidden, html_to_text, is_gone
 from minutes.records import Document
 
 VERSION = "html-2"
@@ -81,7 +81,8 @@ def read_html(path: Path, root: Path, parsers: Iterable[PageParser] = ()) -> Ite
     title = " ".join(named.get_text(" ").split()) if named is not None else None
     drop_hidden(soup)
     for chrome in soup.find_all(True, attrs={"role": ["navigation", "banner", "contentinfo", "search"]}):
-        chrome.decompose()
+        if not is_gone(chrome):
+            chrome.decompose()
     main = soup.find("main") or soup.find(id="content") or soup.body or soup
     text = html_to_text(str(main))
     if not text.strip():

@@ -25,14 +25,21 @@ def drop_hidden(soup: Any, hidden_classes: Iterable[str] = ()) -> None:
     """Remove, in place, what a browser would not show (see the module's note)."""
     classes = set(hidden_classes)
     for tag in soup.find_all(DROP_TAGS):
-        tag.decompose()
-    for tag in soup.find_all(True):
-        if tag.decomposed or tag.attrs is None:
-            continue
-        if (tag.has_attr("hidden") or str(tag.get("aria-hidden", "")).lower() == "true"
-                or _HIDDEN_STYLE.search(str(tag.get("style", "")))
-                or (classes and classes.intersection(tag.get("class") or ()))):
+        if not is_gone(tag):
             tag.decompose()
+    hidden = [tag for tag in soup.find_all(True)
+              if tag.has_attr("hidden") or str(tag.get("aria-hidden", "")).lower() == "true"
+              or _HIDDEN_STYLE.search(str(tag.get("style", "")))
+              or (classes and classes.intersection(tag.get("class") or ()))]
+    for tag in hidden:
+        if not is_gone(tag):
+            tag.decompose()
+
+
+def is_gone(tag: Any) -> bool:
+    """Whether `tag` was decomposed (with an ancestor). Read from its own fields: bs4 takes an
+    unknown attribute for a search of its children, which is quadratic on deep markup."""
+    return bool(vars(tag).get("_decomposed"))
 
 
 def html_to_text(markup: str, hidden_classes: Iterable[str] = ()) -> str:

@@ -29,7 +29,7 @@ from datetime import date, datetime
 from urllib.parse import unquote, urljoin, urlsplit
 
 from minutes.errors import InputError
-from minutes.ingest.htmltext import html_to_text
+from minutes.ingest.htmltext import html_to_text, is_gone
 
 HIDDEN_CLASSES = ("mgHide",)  # ModernGov's screen-reader-only text ("ref: 13567", "for item 5")
 # Page chrome inside the content: action links ("View the decision for item 4.", "Share this
@@ -356,9 +356,12 @@ def _date_from_heading(text: str) -> tuple[str | None, str | None, str | None]:
 def strip_chrome(node) -> None:  # type: ignore[no-untyped-def]
     """Remove, in place, ModernGov's page chrome inside content: hidden text, file sizes, action links."""
     for tag in node.find_all(class_=list(CHROME_CLASSES)):
-        tag.decompose()
-    for tag in node.find_all(["a", "li", "p", "span", "div", "button"]):
-        if not tag.decomposed and " ".join(tag.get_text(" ").split()).lower() in _CHROME_PHRASES:
+        if not is_gone(tag):
+            tag.decompose()
+    phrases = [tag for tag in node.find_all(["a", "li", "p", "span", "div", "button"])
+               if len(tag.get_text()) < 40 and " ".join(tag.get_text(" ").split()).lower() in _CHROME_PHRASES]
+    for tag in phrases:
+        if not is_gone(tag):
             tag.decompose()
 
 
