@@ -22,6 +22,7 @@ CORPUS = ROOT / "corpus"
 SHARED = ROOT.parent / "shared"
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+pytest_plugins = ["tests.milvus_fixtures"]  # the Milvus servers (started only by tests that use them)
 
 
 def shared_path(*parts: str) -> Path:

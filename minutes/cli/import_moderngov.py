@@ -34,9 +34,9 @@ def _date(value: str | None, end: bool = False) -> date | None:
     return parse_filter_date(value, end=end) if value else None
 
 
-def previous_sources(index_dir: Path) -> list[Path]:
+def previous_sources(index_dir: Path, backend: str | None = None) -> list[Path]:
     """The folders the serving index was built from (those that still exist)."""
-    return [Path(p) for p in open_backend(index_dir).previous_sources() if Path(p).exists()]
+    return [Path(p) for p in open_backend(index_dir, backend).previous_sources() if Path(p).exists()]
 
 
 @import_group.command(name="moderngov")
@@ -49,7 +49,13 @@ def previous_sources(index_dir: Path) -> list[Path]:
 @click.option("--out", "out_dir", type=click.Path(path_type=Path),
               help="Folder for the imported documents [default: imports/<site host>].")
 @click.option("--delay", type=float, default=1.0, show_default=True, help="Seconds between requests to the site.")
-@click.option("--timeout", type=float, default=30.0, show_default=True, help="Seconds before a request times out.")
+@click.option("--timeout", type=float, default=60.0, show_default=True,
+              help="Seconds a whole request may take (connect, headers and body together).")
+@click.option("--max-size", "max_mb", type=click.FloatRange(min=0.001), default=100.0, show_default=True,
+              help="Largest response in MB (decoded); a larger paper is reported and skipped.")
+@click.option("--allow-host", "allow_hosts", multiple=True, metavar="HOST",
+              help="Also fetch papers from this host (a council's separate document server); repeatable. "
+                   "Other hosts are never fetched.")
 @click.option("--retries", type=int, default=3, show_default=True, help="Retries after a time-out or 5xx.")
 @click.option("--backoff", type=float, default=1.0, show_default=True,
               help="Seconds before the first retry; doubled for each one after (Retry-After wins).")
@@ -61,7 +67,8 @@ def previous_sources(index_dir: Path) -> list[Path]:
 @click.pass_obj
 def moderngov(settings: Settings, base_url: str, committees: tuple[str, ...], date_from: str | None,
               date_to: str | None, council: str | None, out_dir: Path | None, delay: float, timeout: float,
-              retries: int, backoff: float, offline: bool, documents: bool, build: bool) -> None:
+              retries: int, backoff: float, offline: bool, documents: bool, build: bool, max_mb: float,
+              allow_hosts: tuple[str, ...]) -> None:
     """Import the meetings of the ModernGov site at BASE_URL (e.g. https://democracy.kent.gov.uk)."""
     if not urlparse(base_url).scheme.startswith("http"):
         raise click.BadParameter(f"'{base_url}' is not an http(s) URL", param_hint="BASE_URL")
@@ -71,8 +78,10 @@ def moderngov(settings: Settings, base_url: str, committees: tuple[str, ...], da
     host = urlparse(base_url).netloc
     out_dir = out_dir or Path("imports") / host
     cache_dir = settings.index_dir / "http-cache" / host
-    with Client(cache_dir, delay=delay, timeout=timeout, retries=retries, backoff=backoff, offline=offline) as client:
-        importer = Importer(base_url, out_dir, client, council=council, download_documents=documents)
+    with Client(cache_dir, delay=delay, timeout=timeout, retries=retries, backoff=backoff, offline=offline,
+                max_bytes=int(max_mb * 1024 * 1024)) as client:
+        importer = Importer(base_url, out_dir, client, council=council, download_documents=documents,
+                            document_hosts=allow_hosts)
         report = importer.run(list(committees), since, until)
         stats = client.stats
     for line in problem_lines(report.problems):
@@ -88,5 +97,6 @@ def moderngov(settings: Settings, base_url: str, committees: tuple[str, ...], da
         click.echo("Error: nothing could be imported", err=True)
         sys.exit(1)
     if build:
-        sources = [p for p in previous_sources(settings.index_dir) if p.resolve() != out_dir.resolve()]
+        sources = [p for p in previous_sources(settings.index_dir, settings.backend)
+                   if p.resolve() != out_dir.resolve()]
         run_build(settings, [*sources, out_dir], ingest=IngestOptions(council=council))
