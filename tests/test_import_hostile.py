@@ -296,3 +296,29 @@ def test_a_full_disk_leaves_no_temporary_files(tmp_path: Path, monkeypatch: pyte
     assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
     assert (tmp_path / "imports" / "site" / "cabinet" / "2025-01-10-m100" / "item-4-900.md").is_file()
 
+
+
+# ---------------------------------------------------------------- retries (tenacity): backoff and Retry-After
+
+
+def test_retries_back_off_and_honour_retry_after(tmp_path: Path) -> None:
+    from minutes.sources.moderngov.client import Client, FetchError
+
+    answers = iter([fixed(b"busy", 503, "text/plain", {"Retry-After": "7"}), fixed(b"busy", 500, "text/plain"),
+                    fixed(b"<ok/>")])
+    with serve() as site:
+        site.routes["/flaky"] = lambda handler: next(answers)(handler)
+        site.routes["/down"] = fixed(b"down", 503, "text/plain")
+        site.routes["/gone"] = fixed(b"gone", 404, "text/plain")
+        client = Client(tmp_path / "cache", delay=0, retries=3, backoff=0.25)
+        waits: list[float] = []
+        client.sleep = waits.append
+        assert client.get(f"{site.url}/flaky").body == b"<ok/>"
+        assert waits == [7.0, 0.5] and client.stats.retries == 2  # Retry-After, then 0.25 * 2 ** 1
+        waits.clear()
+        with pytest.raises(FetchError, match="HTTP 503 after 4 attempts"):
+            client.get(f"{site.url}/down")
+        assert waits == [0.25, 0.5, 1.0]
+        with pytest.raises(FetchError, match="HTTP 404$"):
+            client.get(f"{site.url}/gone")
+        assert len(site.requested("/gone")) == 1

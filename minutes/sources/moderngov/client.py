@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -117,6 +118,7 @@ class Client:
         if hosts is not None:
             self.allow_only(hosts)
         self.stats = FetchStats()
+        self.sleep: Callable[[float], None] = time.sleep  # between attempts (a test may listen)
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         self.storage = hishel.SqliteStorage(database_path=self.cache_dir / "responses.sqlite",
                                             max_stream_size=max_bytes)
@@ -167,7 +169,7 @@ class Client:
         """
         retrying = Retrying(stop=stop_after_attempt(self.retries + 1), wait=self._wait, reraise=True,
                             retry=retry_if_exception(lambda e: isinstance(e, _Attempt) and e.transient),
-                            before_sleep=self._count_retry)
+                            before_sleep=self._count_retry, sleep=self.sleep)
         try:
             return retrying(self._get_once, url, redact)
         except _Attempt as failure:
