@@ -153,6 +153,20 @@ def test_an_endless_paper_stops_at_the_cap(tmp_path: Path) -> None:
     assert max(p.stat().st_size for p in (tmp_path / "index").rglob("*") if p.is_file()) < 2 << 20
 
 
+def test_a_paper_is_stored_once_and_never_fetched_again(tmp_path: Path) -> None:
+    with serve() as site:
+        moderngov(site, meeting_xml("100", item_xml("900", docs=doc_xml("documents/s501/Report.pdf"))))
+        site.routes["/documents/s501/Report.pdf"] = pdf_route("Report text with Oncetoken.")
+        assert run_import(site.url, tmp_path)[0] == 0
+        code, stdout, stderr = run_import(site.url, tmp_path)
+        assert code == 0, stderr
+        assert len(site.requested("Report.pdf")) == 1 and "0 files written, 0 removed" in stdout
+    holders = [name for name, data in files_under(tmp_path).items() if b"Oncetoken" in data]
+    assert holders == ["imports/site/cabinet/2025-01-10-m100/documents/501-report.pdf"]  # not in http-cache
+    code, stdout, stderr = run_import(site.url, tmp_path, "--offline")  # the site is gone: the folder answers
+    assert code == 0 and "1 papers" in stdout and "0 files written, 0 removed" in stdout, stderr
+
+
 # ---------------------------------------------------------------- 4: no fetches off the site's host
 
 
