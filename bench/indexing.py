@@ -102,12 +102,12 @@ def seed_ndcg(embedder) -> float:  # type: ignore[no-untyped-def]
     """nDCG@10 of the dev questions on the seed corpus indexed with `embedder`."""
     from minutes.build import build_index
     from minutes.search.hybrid import Searcher
-    from minutes.storage import open_index
+    from minutes.storage.sqlite_faiss import open_local
 
     work = Path(tempfile.mkdtemp(prefix="seed-", dir=OUT))
     try:
         build_index([CORPUS], work / "index", embedder)
-        index = open_index(work / "index")
+        index = open_local(work / "index")
         searcher = Searcher(index, embedder)
         texts = [row[0] for row in index.sql("SELECT text FROM passages")]
         scores = []

@@ -291,7 +291,7 @@ def search(size: str) -> None:
     import_s = time.perf_counter() - t
     from minutes.embed import load_embedder
     from minutes.search.hybrid import Searcher, Tuning
-    from minutes.storage import open_index
+    from minutes.storage.sqlite_faiss import open_local
 
     t = time.perf_counter()
     embedder = load_embedder("minilm", threads=1)
@@ -301,7 +301,7 @@ def search(size: str) -> None:
     opens = []
     for _ in range(3):
         t = time.perf_counter()
-        index = open_index(index_dir)
+        index = open_local(index_dir)
         searcher = Searcher(index, embedder, Tuning(mode=MODE[0]) if MODE[0] != "hybrid" else None)
         opens.append(time.perf_counter() - t)
     queries = query_texts()
@@ -314,13 +314,11 @@ def search(size: str) -> None:
     vectors = np.load(PERF / f"vectors-{size}.npy").astype(np.float32)
     exact = faiss.IndexFlatIP(384)
     exact.add(vectors)
-    approximate = index.vectors
-    index.vectors = exact
-    exact_tops = [[h.passage.text for h in searcher.search(q, 10).hits] for q in queries]
-    index.vectors = approximate
+    exact_searcher = Searcher(index.with_vectors(exact), embedder, searcher.tuning)
+    exact_tops = [[h.passage.text for h in exact_searcher.search(q, 10).hits] for q in queries]
     overlap = [len(set(a) & set(b)) / max(len(b), 1) for a, b in zip(tops, exact_tops, strict=True) if b]
     result = {"size": size, "mode": MODE[0], "passages": index.manifest.passages,
-              "faiss_index": index.manifest.faiss_index,
+              "faiss_index": index.manifest.backend.get("vector_index"),
               "p50_ms": round(stats["p50"], 1), "p95_ms": round(stats["p95"], 1), "p99_ms": round(stats["p99"], 1),
               "queries": len(queries), "rounds": 3, "recall@10_vs_exact": round(float(np.mean(overlap)), 3),
               "ndcg@10_dev": dev_ndcg(searcher),
@@ -342,12 +340,12 @@ def stages(size: str) -> None:
     import minutes.search.hybrid as search_module
     from minutes.embed import load_embedder
     from minutes.search.hybrid import Searcher
-    from minutes.storage import open_index
+    from minutes.storage.sqlite_faiss import open_local
 
     faiss.omp_set_num_threads(1)
     embedder = load_embedder("minilm", threads=1)
     mark_current(PERF / f"index-{size}")
-    searcher = Searcher(open_index(PERF / f"index-{size}"), embedder)
+    searcher = Searcher(open_local(PERF / f"index-{size}"), embedder)
     spent: dict[str, float] = {}
 
     def timed(owner: object, name: str, label: str) -> None:
@@ -387,17 +385,19 @@ def prune(size: str) -> None:
     import faiss
 
     from minutes.embed import load_embedder
-    from minutes.search.hybrid import Searcher, Tuning
-    from minutes.storage import open_index
+    from minutes.search.hybrid import Searcher
+    from minutes.storage.sqlite_faiss import open_local
+    from minutes.storage.sqlite_faiss.fts import Fts5Tuning
 
     faiss.omp_set_num_threads(1)
     embedder = load_embedder("minilm", threads=1)
     mark_current(PERF / f"index-{size}")
-    index = open_index(PERF / f"index-{size}")
+    index = open_local(PERF / f"index-{size}")
     queries = query_texts()
     rows, unpruned_tops = [], None
     for share, budget in PRUNE_SETTINGS:
-        searcher = Searcher(index, embedder, Tuning(prune_share=share, keyword_postings=budget))
+        searcher = Searcher(index.with_keyword_tuning(Fts5Tuning(prune_share=share, keyword_postings=budget)),
+                            embedder)
         for q in queries:
             searcher.search(q, 10)  # warm-up round: fills the word counts' cache, as a running server has
         samples, first_hits = time_full_searches(searcher, queries, rounds=2)

@@ -198,10 +198,22 @@ def build_from_settings(settings: Settings, paths: list[Path], *, rebuild: bool 
     if rebuild:
         for cache in ("cache.sqlite", "extracted.sqlite"):
             (Path(settings.index_dir) / cache).unlink(missing_ok=True)
-    embedder = load_embedder(settings.model, device=settings.device)
-    return build_index(paths, settings.index_dir, embedder, batch_size=settings.batch_size, ingest=ingest)
+    backend = open_backend(settings.index_dir, settings.backend)
+    if settings.ray is None:
+        embedder = load_embedder(settings.model, device=settings.device)
+        return build_index(paths, settings.index_dir, embedder, batch_size=settings.batch_size, ingest=ingest,
+                           backend=backend)
+    from minutes.embed_ray import RayEmbedder
+
+    on_ray = RayEmbedder(settings.model, None if settings.ray == "local" else settings.ray, device=settings.device,
+                         batch_size=settings.batch_size)
+    try:
+        return build_index(paths, settings.index_dir, on_ray, batch_size=settings.batch_size, ingest=ingest,
+                           backend=backend)
+    finally:
+        on_ray.close()
 
 
 def index_is_ready(settings: Settings) -> bool:
     """Whether a published build exists (serve builds one first when not)."""
-    return open_backend(settings.index_dir).current() is not None
+    return open_backend(settings.index_dir, settings.backend).current() is not None

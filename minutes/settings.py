@@ -15,6 +15,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MINUTES_", extra="ignore")
 
+    backend: str = Field("local", description="Where the index lives: `local` (SQLite + FAISS in the index folder), "
+                                              "`milvus://HOST:PORT[/PREFIX]` (a Milvus server; add `?keyword=local` "
+                                              "for servers before 2.5) or `milvus-lite:PATH`.")
+    ray: str | None = Field(None, description="Embed on Ray while indexing: a cluster address, or `local` for a "
+                                              "Ray on 127.0.0.1; unset: embed in this process.")
     index_dir: Path = Field(Path("index"), description="Folder that holds the index (builds, cache, `current`).")
     corpus: list[Path] = Field([Path("corpus")], description="Files or folders indexed when no PATH is given.")
     model: str = Field("minilm", description="Embedding model: `minilm` (all-MiniLM-L6-v2), `minilm-int8` (the same, "

@@ -24,6 +24,7 @@ SHARED = ROOT.parent / "shared"
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 saved_pages.register()  # as the CLI does at start-up: saved ModernGov pages are read as such
+pytest_plugins = ["tests.milvus_fixtures"]  # the Milvus servers (started only by tests that use them)
 
 
 def shared_path(*parts: str) -> Path:

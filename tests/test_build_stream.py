@@ -19,8 +19,9 @@ from minutes.embed import HashingEmbedder, embedding_text
 from minutes.errors import BuildError
 from minutes.records import Filters
 from minutes.search.hybrid import Searcher
-from minutes.storage import current_build, open_index, vector_cache
+from minutes.storage import current_build, vector_cache
 from minutes.storage.sqlite_errors import SqliteWriteError
+from minutes.storage.sqlite_faiss import open_local
 from minutes.storage.sqlite_faiss import vectors as vector_index
 from minutes.storage.sqlite_faiss import writer as sqlite_writer
 from minutes.storage.sqlite_faiss.writer import SqliteFaissWriter
@@ -97,11 +98,11 @@ def test_windowed_build_gives_the_vectors_of_each_passage_in_id_order(tmp_path: 
     assert sorted(order) == sorted(set(texts))
     assert [len(t) for t in order] == sorted((len(t) for t in order), reverse=True)
 
-    index = open_index(tmp_path / "index")
+    index = open_local(tmp_path / "index")
     stored = index.vectors.vectors(range(index.vectors.count()))
     np.testing.assert_array_equal(stored, HashingEmbedder().encode(texts))
     rows = index.sql("SELECT p.*, d.document_id FROM passages p JOIN documents d ON d.doc = p.doc ORDER BY p.id")
-    whole = open_index(tmp_path / "whole")
+    whole = open_local(tmp_path / "whole")
     assert [tuple(r) for r in rows] == [tuple(r) for r in whole.sql(
         "SELECT p.*, d.document_id FROM passages p JOIN documents d ON d.doc = p.doc ORDER BY p.id")]
     assert (current_build(tmp_path / "index") / "vectors.faiss").read_bytes() == \
@@ -119,7 +120,7 @@ def test_ivf_build_trains_on_a_sample_from_the_cache_and_matches_the_in_memory_i
     monkeypatch.setattr(vector_index, "TRAIN_PER_CELL", 2)  # so the sample is a true sample of the vectors
     _small_windows(monkeypatch)
     report = build_index([corpus], tmp_path / "index", HashingEmbedder())
-    index = open_index(tmp_path / "index")
+    index = open_local(tmp_path / "index")
     assert index.manifest.backend["vector_index"] == "ivf-sq8" and index.vectors.count() == report.passages
     nlist = vector_index.ivf_cells(report.passages)
     assert 2 * nlist < report.passages  # trained on a sample, not on every vector

@@ -222,8 +222,8 @@ def test_csv_cells_cut_at_a_semicolon_start_no_formula(searcher: Searcher) -> No
     """Excel in many locales splits a .csv on `;`, quoted or not: no piece may start a formula."""
     item, text = "Budget;=cmd|' /C calc'!A0", "first;@SUM(1+1);-2; +3"
     out = to_csv([_hostile_citation(searcher, item=item, text=text)])
-    for row in csv.reader(io.StringIO(out), delimiter=";"):
-        assert not [cell for cell in row if cell[:1] in ("=", "+", "-", "@")], row
+    for pieces in csv.reader(io.StringIO(out), delimiter=";"):
+        assert not [cell for cell in pieces if cell[:1] in ("=", "+", "-", "@")], pieces
     [row] = list(csv.DictReader(io.StringIO(out)))   # read as written (commas): guarded like a cell start
     assert row["item"] == "Budget;'=cmd|' /C calc'!A0" and row["text"] == "first;'@SUM(1+1);'-2; +3"
     assert out.splitlines()[1].startswith('"1","') and out.count('","') == 2 * (len(CSV_FIELDS) - 1)

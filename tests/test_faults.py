@@ -162,7 +162,7 @@ def test_a_write_the_disk_dropped_is_caught_before_the_swap(fresh_index_dir: Pat
     backend = FaultyBackend(fresh_index_dir, "write_vectors", None)
 
     def writer(dimension: int) -> Any:
-        real = backend.real.writer(dimension)
+        real: Any = backend.real.writer(dimension)
 
         def truncated(*args: Any) -> Any:
             facts = real.write_vectors(*args)

@@ -207,3 +207,21 @@ def test_the_extraction_cache_holds_the_text_of_the_bytes_it_hashed(tmp_path: Pa
     paper.write_bytes(first)
     docs, _ = load([tmp_path / "papers"], cache_path=cache)
     assert "Alphaword" in docs[0].text and "Betaword" not in docs[0].text
+
+
+def test_the_index_command_reports_caps_and_skips_per_file(tmp_path: Path) -> None:
+    """Through `minutes index`: the caps come from the settings (environment), and the summary
+    lists the cut and the skipped link with their files."""
+    from click.testing import CliRunner
+
+    from minutes.cli import cli
+
+    corpus = tmp_path / "corpus"
+    make_pdf([[f"Page {n} of the library budget report."] for n in range(1, 21)], corpus / "report.pdf")
+    os.symlink("/etc/passwd", corpus / "passwd.txt")
+    result = CliRunner().invoke(cli, ["--index-dir", str(tmp_path / "index"), "index", str(corpus)],
+                                env={"MINUTES_MODEL": "hashing", "MINUTES_MAX_PAGES": "5"})
+    assert result.exit_code == 0, result.output
+    assert "capped: the first 5 of 20 pages indexed (max_pages)" in result.stderr
+    assert "skipped (not read: links, hidden folders): 1" in result.stderr
+    assert "symbolic link out of the folder (to /etc/passwd); not followed" in result.stderr

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from minutes.build import build_index
 from minutes.embed import HashingEmbedder
 from minutes.ingest import IngestOptions
-from minutes.storage import open_index
+from minutes.storage.sqlite_faiss import open_local
 from tests.pdfmaker import make_pdf
 
 
@@ -39,7 +39,7 @@ def test_unchanged_changed_and_deleted_files(tmp_path: Path) -> None:
     (papers / "libraries.pdf").unlink()
     documents, embedded, _, options = _build(papers, index_dir)
     assert documents == 2 and embedded == 1 and options.stats.extracted == 1
-    titles = {row["title"] for row in open_index(index_dir).sql("SELECT title FROM documents")}
+    titles = {row["title"] for row in open_local(index_dir).sql("SELECT title FROM documents")}
     assert titles == {"highways", "Note"}
 
 

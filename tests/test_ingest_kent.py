@@ -10,7 +10,7 @@ from minutes.ingest import IngestOptions, Problem, load_documents
 from minutes.ingest.folder import Folders
 from minutes.records import Document, Filters
 from minutes.search.hybrid import Searcher
-from minutes.storage import open_index
+from minutes.storage.sqlite_faiss import open_local
 from minutes.web.schemas import HitOut
 from tests.conftest import shared_path
 
@@ -28,7 +28,7 @@ def test_a_kent_meeting_is_indexed_with_its_metadata_and_pages(tmp_path: Path) -
     assert gaps == {("Item 3 Supplement - English Devolution White Paper report 09th-Jan-2025 10.00 "
                      "County Council.pdf", "not listed in metadata.json")}
 
-    index = open_index(tmp_path / "index")
+    index = open_local(tmp_path / "index")
     rows = {r["title"]: r for r in index.sql("SELECT * FROM documents")}
     minutes = rows["Printed minutes 09th-Jan-2025 10.00 County Council"]
     assert (minutes["council"], minutes["committee"], minutes["date_text"]) == \

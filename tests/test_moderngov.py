@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import cast
 
 import pytest
 from click.testing import CliRunner
@@ -22,6 +23,7 @@ from minutes.sources.moderngov.pages import (
     parse_meeting_page,
     parse_meetings,
 )
+from minutes.storage.sqlite_faiss import SqliteFaissReader
 from tests.moderngov_server import FIXTURES, serve
 
 BASE = "https://democracy.example.gov.uk"
@@ -174,8 +176,8 @@ def test_import_end_to_end(tmp_path: Path) -> None:
             if file.is_file():
                 assert b"Zanzibarcontract" not in file.read_bytes() and b"Quokkaprivate" not in file.read_bytes()
         searcher = open_searcher(index_dir, "hashing")
-        rows = searcher.index.sql("SELECT count(*) FROM documents WHERE text LIKE '%Zanzibar%' OR "
-                                  "text LIKE '%Quokkaprivate%'")
+        index = cast(SqliteFaissReader, searcher.index)
+        rows = index.sql("SELECT count(*) FROM documents WHERE text LIKE '%Zanzibar%' OR text LIKE '%Quokkaprivate%'")
         assert rows[0][0] == 0
         assert not [h for h in searcher.search("Zanzibarcontract", 10, Filters(include_procedural=True)).hits
                     if "zanzibar" in h.passage.text.lower()]

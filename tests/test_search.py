@@ -7,6 +7,7 @@ from the index itself (which passages exist, which contain a word), never hard-c
 from __future__ import annotations
 
 import re
+from collections import Counter
 from datetime import date
 from pathlib import Path
 
@@ -17,18 +18,23 @@ from minutes.embed import HashingEmbedder
 from minutes.records import Filters
 from minutes.search.hybrid import MODES, NO_MATCH_FLOOR, QueryError, Searcher, Tuning
 from minutes.storage import open_index
-from minutes.storage.sqlite_faiss.reader import SqliteFaissReader as Index
+from minutes.storage.base import IndexReader, StoredDocument, StoredPassage
 
 BROAD = "children budget savings and services"
 
 
-def passage_count(index: Index, where: str, params: list[object]) -> int:
-    return index.sql(f"SELECT count(*) FROM passages p JOIN documents d ON d.doc = p.doc WHERE {where}",
-                     params)[0][0]
+def every_passage(index: IndexReader) -> list[StoredPassage]:
+    """Every passage of the index, through the reader API (the oracles below work on these)."""
+    return list(index.passages.passages(range(index.manifest.passages)).values())
 
 
-def doc_ids(index: Index, where: str, params: list[object]) -> set[str]:
-    return {row[0] for row in index.sql(f"SELECT document_id FROM documents WHERE {where}", params)}
+def every_document(index: IndexReader) -> list[StoredDocument]:
+    ids = dict.fromkeys(s.passage.document_id for s in every_passage(index))
+    return [d for d in (index.passages.document(i) for i in ids) if d is not None]
+
+
+def mentions(stored: StoredPassage, word: str) -> bool:
+    return word in re.findall(r"\w+", (stored.passage.text + " " + stored.passage.heading).lower())
 
 
 # A small candidate pool makes filtering after retrieval visibly lose hits: the
@@ -42,31 +48,29 @@ def narrow(searcher: Searcher) -> Searcher:
 def test_document_filter_keeps_k_hits(narrow: Searcher, mode: str) -> None:
     index = narrow.index
     # the document with the fewest passages that mention the word at least k times
-    rows = index.sql("SELECT d.document_id, count(*) AS n FROM passages_fts f JOIN passages p ON p.id = f.rowid "
-                     "JOIN documents d ON d.doc = p.doc WHERE passages_fts MATCH 'children' "
-                     "GROUP BY d.document_id HAVING n >= 5 ORDER BY n LIMIT 1")
-    [(document, _)] = [tuple(r) for r in rows]
+    counts = Counter(s.passage.document_id for s in every_passage(index) if mentions(s, "children"))
+    document = min((d for d, n in counts.items() if n >= 5), key=lambda d: (counts[d], d))
     result = narrow.search("children", 5, Filters(document=document), tuning=Tuning(mode=mode, pool=12))
     assert len(result.hits) == 5
     assert {h.document.document_id for h in result.hits} == {document}
 
 
 def test_council_filter(narrow: Searcher) -> None:
-    [council] = [r[0] for r in narrow.index.sql(
-        "SELECT council FROM documents GROUP BY council ORDER BY count(*) DESC LIMIT 1")]
-    assert passage_count(narrow.index, "d.council = ?", [council]) > 10
+    passages = every_passage(narrow.index)
+    [(council, _)] = Counter(d.info.council for d in every_document(narrow.index)).most_common(1)
+    assert council and sum(s.document.council == council for s in passages) > 10
     result = narrow.search(BROAD, 10, Filters(council=council.upper()))  # case does not matter
     assert len(result.hits) == 10
     assert {h.document.council for h in result.hits} == {council}
 
 
 def test_committee_filter(narrow: Searcher) -> None:
-    committees = [r[0] for r in narrow.index.sql("SELECT committee FROM documents")]
+    committees = narrow.index.passages.facet_values("committee")
     committee = committees[-1]
     result = narrow.search(BROAD, 8, Filters(committee=committee))
     assert result.hits
     assert {h.document.committee for h in result.hits} == {committee}
-    if passage_count(narrow.index, "d.committee = ?", [committee]) >= 8:
+    if sum(s.document.committee == committee for s in every_passage(narrow.index)) >= 8:
         assert len(result.hits) == 8
 
 
@@ -77,8 +81,8 @@ def test_committee_filter(narrow: Searcher) -> None:
     (date(2023, 11, 30), None),              # the last day of an interval
 ])
 def test_date_filter_overlaps_intervals(searcher: Searcher, since: date | None, until: date | None) -> None:
-    expected = doc_ids(searcher.index, "(? IS NULL OR date_end >= ?) AND (? IS NULL OR date_start <= ?)",
-                       [since and since.isoformat()] * 2 + [until and until.isoformat()] * 2)
+    expected = {d.info.document_id for d in every_document(searcher.index)
+                if d.span is not None and d.span.overlaps(since, until)}
     assert expected, "the seed corpus should have a document in this range"
     result = searcher.search(BROAD, 10, Filters(date_from=since, date_to=until))
     assert result.hits
@@ -212,9 +216,8 @@ def test_below_the_floor_only_passages_with_query_words_stay(searcher: Searcher)
 def test_floor_judges_the_question_against_the_whole_index(searcher: Searcher) -> None:
     """Filters say where to look; whether the question is about anything is asked of everything."""
     query = "Troubled Families programme"
-    elsewhere = doc_ids(searcher.index, "document_id NOT IN (SELECT d.document_id FROM passages_fts f "
-                        "JOIN passages p ON p.id = f.rowid JOIN documents d ON d.doc = p.doc "
-                        "WHERE passages_fts MATCH 'troubled')", [])
+    saying = {s.passage.document_id for s in every_passage(searcher.index) if mentions(s, "troubled")}
+    elsewhere = {d.info.document_id for d in every_document(searcher.index)} - saying
     document = sorted(elsewhere)[0]
     scoped = searcher.search(query, 5, Filters(document=document), tuning=FLOORED)
     assert scoped.hits and {h.document.document_id for h in scoped.hits} == {document}

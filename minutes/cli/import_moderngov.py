@@ -34,9 +34,9 @@ def _date(value: str | None, end: bool = False) -> date | None:
     return parse_filter_date(value, end=end) if value else None
 
 
-def previous_sources(index_dir: Path) -> list[Path]:
+def previous_sources(index_dir: Path, backend: str | None = None) -> list[Path]:
     """The folders the serving index was built from (those that still exist)."""
-    return [Path(p) for p in open_backend(index_dir).previous_sources() if Path(p).exists()]
+    return [Path(p) for p in open_backend(index_dir, backend).previous_sources() if Path(p).exists()]
 
 
 @import_group.command(name="moderngov")
@@ -103,7 +103,8 @@ def moderngov(settings: Settings, base_url: str, committees: tuple[str, ...], da
         click.echo("Error: nothing could be imported", err=True)
         sys.exit(1)
     if build:
-        sources = [p for p in previous_sources(settings.index_dir) if p.resolve() != out_dir.resolve()]
+        sources = [p for p in previous_sources(settings.index_dir, settings.backend)
+                   if p.resolve() != out_dir.resolve()]
         run_build(settings, [*sources, out_dir], ingest=IngestOptions(council=council))
     if report.meetings_without_papers:  # what was imported is indexed; the run still failed
         click.echo(f"Error: no paper of {len(report.meetings_without_papers)} meeting(s) could be downloaded: "

@@ -32,13 +32,18 @@ def run_build(settings: Settings, paths: list[Path], rebuild: bool = False,
 @click.option("--council", help="Council of papers whose folders do not say (as council: in a minutes.yaml).")
 @click.option("--committee-name", "committee_names", multiple=True, metavar="CODE=NAME",
               help="Name for a committee code in metadata.json, e.g. full_council=\"County Council\" (repeatable).")
+@click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
+              help="Embed with Ray Data actors: on the cluster at ADDRESS, or a local Ray on 127.0.0.1 "
+                   "[env MINUTES_RAY].")
 @index_dir_option
 @click.pass_obj
 def index_command(settings: Settings, paths: tuple[Path, ...], rebuild: bool, device: str | None,
-                  council: str | None, committee_names: tuple[str, ...]) -> None:
+                  council: str | None, committee_names: tuple[str, ...], ray_address: str | None) -> None:
     """Build the index of PATHS (default: the corpus folder) and swap it in."""
     if device:
         settings = settings.model_copy(update={"device": device})
+    if ray_address:
+        settings = settings.model_copy(update={"ray": ray_address})
     names = {}
     for pair in committee_names:
         code, sep, name = pair.partition("=")

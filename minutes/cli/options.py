@@ -17,8 +17,16 @@ def _set_index_dir(ctx: click.Context, _param: click.Parameter, value: Path | No
         ctx.obj = ctx.find_root().obj = ctx.obj.model_copy(update={"index_dir": value})
 
 
+def _set_backend(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        ctx.obj = ctx.find_root().obj = ctx.obj.model_copy(update={"backend": value})
+
+
 def index_dir_option(func: Any) -> Any:
-    """`--index-dir` after the command name too (`minutes search --index-dir D ...`)."""
+    """`--index-dir` (and `--backend`, where the index lives) after the command name too."""
+    func = click.option("--backend", metavar="URL", expose_value=False, is_eager=True, callback=_set_backend,
+                        help="local, milvus://HOST:PORT[/PREFIX][?keyword=local] or milvus-lite:PATH "
+                             "[env MINUTES_BACKEND, default local].")(func)
     return click.option("--index-dir", type=click.Path(path_type=Path), expose_value=False, is_eager=True,
                         callback=_set_index_dir, help="Index folder [env MINUTES_INDEX_DIR].")(func)
 

@@ -19,7 +19,16 @@ def open_backend(index_dir: Path, url: str | None = None) -> Backend:
         from minutes.storage.sqlite_faiss import SqliteFaissBackend
 
         return SqliteFaissBackend(index_dir)
-    raise MinutesError(f"unknown backend '{url}'; use 'local'")
+    if url.startswith(("milvus://", "milvus-lite:")):
+        try:
+            from minutes.storage.milvus.backend import MilvusBackend
+        except ImportError as exc:
+            raise MinutesError(f"the Milvus backend needs pymilvus: pip install 'minutes[milvus]' ({exc})") from None
+        try:
+            return MilvusBackend(url, index_dir=index_dir)
+        except ValueError as exc:
+            raise MinutesError(str(exc)) from None
+    raise MinutesError(f"unknown backend '{url}'; use 'local', 'milvus://HOST:PORT' or 'milvus-lite:PATH'")
 
 
 def open_index(index_dir: Path, url: str | None = None) -> IndexReader:

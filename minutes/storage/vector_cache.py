@@ -125,16 +125,19 @@ def embed_missing(order: np.ndarray, texts_of: Callable[[list[int]], list[str]],
     `texts_of(ids)` gives their embedding texts; each must hash to the digest taken when
     the passage was chunked, or its vector would be filed under another text.
     """
+    # An embedder that is costly to call (RayEmbedder: one Ray Data job a call) takes more texts a call.
+    per_call = max(EMBED_BATCH, int(getattr(embedder, "texts_per_call", EMBED_BATCH)))
+    read_window = max(EMBED_WINDOW, per_call)
     with tqdm(total=len(order), desc="embedding", unit=" passages", disable=None) as bar:
-        for window in range(0, len(order), EMBED_WINDOW):
-            ids = [int(i) for i in order[window:window + EMBED_WINDOW]]
+        for window in range(0, len(order), read_window):
+            ids = [int(i) for i in order[window:window + read_window]]
             texts = texts_of(ids)
             for passage_id, text in zip(ids, texts, strict=True):
                 if hashlib.sha256(text.encode("utf-8")).digest() != hashes.digest(passage_id):
                     raise RuntimeError(f"passage {passage_id} read back from the new build is not the text "
                                        "that was chunked; nothing was swapped in")
-            for start in range(0, len(ids), EMBED_BATCH):
-                batch = ids[start:start + EMBED_BATCH]
-                vectors = embedder.encode(texts[start:start + EMBED_BATCH], batch_size=batch_size)
+            for start in range(0, len(ids), per_call):
+                batch = ids[start:start + per_call]
+                vectors = embedder.encode(texts[start:start + per_call], batch_size=batch_size)
                 cache.put(list(zip([hashes.key(i) for i in batch], vectors, strict=True)))
                 bar.update(len(batch))

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp
 from minutes import __version__
 from minutes.embed import Embedder
 from minutes.settings import Settings
+from minutes.storage import open_backend
 from minutes.web import api, exports, pages, urls, workflows_api
 from minutes.web.asgi import wrap
 from minutes.web.errors import install_error_handlers
@@ -38,7 +39,8 @@ def build_app(settings: WebSettings, embedder: Embedder | None = None) -> FastAP
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Load the model and the index once, before the first request.
-        holder = SearcherHolder(settings.index_dir, settings.model, settings.query_threads, embedder=embedder)
+        holder = SearcherHolder(settings.index_dir, settings.model, settings.query_threads, embedder=embedder,
+                                backend=open_backend(settings.index_dir, settings.backend))
         app.state.holder = holder
         try:
             holder.get()

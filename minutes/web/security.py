@@ -2,7 +2,7 @@
 
 Three small pure-ASGI middlewares (no response buffering, so they cost little per request).
 `install_security(app, settings, render_error)` adds the limits inside the FastAPI app;
-`SecurityHeaders` wraps the whole app at the ASGI boundary (minutes/web/app.py):
+`SecurityHeaders` wraps the whole app at the ASGI boundary (minutes/web/asgi.py):
 
 - `SecurityHeaders`: Content-Security-Policy without inline script, X-Content-Type-Options:
   nosniff, X-Frame-Options: DENY (and CSP frame-ancestors 'none'), Referrer-Policy. The
@@ -37,6 +37,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from minutes.web import urls
 from minutes.web.schemas import ErrorBody
 from minutes.web.settings import WebSettings
 
@@ -51,14 +52,14 @@ DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.j
             "img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; "
             "font-src 'self' https://fonts.gstatic.com; worker-src 'self' blob:; connect-src 'self'; "
             "object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
-DOCS_PATHS = ("/docs", "/redoc")
+DOCS_PATHS = (urls.API_DOCS, "/redoc")
 COMMON_HEADERS = (
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"strict-origin-when-cross-origin"),
 )
 REPLACED = frozenset({b"content-security-policy", *(name for name, _ in COMMON_HEADERS)})
-UNCOUNTED_PREFIXES = ("/static/", "/healthz")
+UNCOUNTED_PREFIXES = (urls.STATIC + "/", "/healthz")
 
 
 def error_response(scope: Scope, status: int, message: str, render_error: RenderError | None,
@@ -85,7 +86,7 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         path = scope.get("path", "")
-        csp = (DOCS_CSP if path in DOCS_PATHS or path.startswith("/docs/") else PAGE_CSP).encode()
+        csp = (DOCS_CSP if path in DOCS_PATHS or path.startswith(urls.API_DOCS + "/") else PAGE_CSP).encode()
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -16,7 +16,8 @@ from minutes.text.query import KeywordQuery, parse_query
 from ..test_search import BROAD
 
 
-def _df(index: Index, word: str) -> int:
+def _df(index: object, word: str) -> int:
+    assert isinstance(index, Index)
     return index.sql("SELECT count(*) FROM passages_fts WHERE passages_fts MATCH ?", [f'"{word}"'])[0][0]
 
 
@@ -65,6 +66,7 @@ def test_keyword_scores_the_semantic_candidates_in_the_same_pass(searcher: Searc
     first = searcher.index.keyword.search(parsed, filters, 8)
     alone, none = first.ranked, first.also
     assert none == {} and 0 < len(alone) <= 8
+    assert isinstance(searcher.index, Index)
     candidates = [row[0] for row in searcher.index.sql("SELECT id FROM passages ORDER BY id DESC LIMIT 30")]
     second = searcher.index.keyword.search(parsed, filters, 8, score_also=candidates)
     best, scored = second.ranked, second.also

@@ -407,7 +407,12 @@ class Importer:
         owner = f"item {item.label()}" if item else f"meeting {meeting.meeting_id}"
         try:
             url = self.fetch_url(doc.url)
-            response = self.client.get(url)
+            if (kept := self._earlier_copy(folder, url)) is not None:  # a published paper never changes
+                self.report.documents += 1
+                return {**kept, "title": doc.title, "committee": meeting.committee, "meeting_date": meeting.date,
+                        "document_category": categorise(doc.title), "item": item.label() if item else None,
+                        "item_url": item.item_url if item else None, "meeting_url": meeting.url}
+            response = self.client.get(url, store=False)  # kept in the import folder, not twice
         except (FetchError, UnsafeInput, ValueError) as exc:
             self._document_failed = True
             reason = str(getattr(exc, "reason", exc))
@@ -438,6 +443,29 @@ class Importer:
                 "meeting_date": meeting.date, "document_category": categorise(doc.title),
                 "item": item.label() if item else None, "item_url": item.item_url if item else None,
                 "meeting_url": meeting.url}
+
+    def _earlier_copy(self, folder: Path, url: str) -> dict[str, object] | None:
+        """The entry of a paper an earlier import fetched from `url` and wrote here, if its file is still there."""
+        if getattr(self, "_earlier_folder", None) != folder:
+            self._earlier_folder, self._earlier = folder, {}
+            written = _manifest(folder)
+            try:
+                entries = json.loads((folder / "documents" / "metadata.json").read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                entries = []
+            for entry in entries if isinstance(entries, list) else []:
+                name = entry.get("filename") if isinstance(entry, dict) else None
+                if isinstance(name, str) and f"documents/{name}" in written and isinstance(entry.get("url"), str):
+                    self._earlier[entry["url"]] = {"filename": name, "url": entry["url"]}
+        kept = self._earlier.get(url)
+        if kept is None:
+            return None
+        path = folder / "documents" / str(kept["filename"])
+        try:
+            _inside(folder, path)
+        except UnsafeInput:
+            return None
+        return kept if path.is_file() and not path.is_symlink() else None
 
     # -- the whole run ------------------------------------------------------------
 

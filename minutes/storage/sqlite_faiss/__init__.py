@@ -50,3 +50,8 @@ class SqliteFaissBackend:
             return list(self.open().manifest.sources)
         except MinutesError:  # no readable current build: nothing to add to
             return []
+
+
+def open_local(index_dir: Path) -> SqliteFaissReader:
+    """The local backend's current build, typed as itself (its own tests and benchmarks use SQL)."""
+    return SqliteFaissBackend(index_dir).open()

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import faiss
 from minutes.chunk import CHUNKER_VERSION
 from minutes.errors import IndexCorrupt, IndexMismatch
 from minutes.storage.base import FORMAT_VERSION, Manifest
-from minutes.storage.sqlite_faiss.fts import Fts5KeywordIndex
+from minutes.storage.sqlite_faiss.fts import Fts5KeywordIndex, Fts5Tuning
 from minutes.storage.sqlite_faiss.passages import REBUILD, Database, SqlitePassageStore
 from minutes.storage.sqlite_faiss.vectors import FaissVectorIndex
 
@@ -46,6 +47,19 @@ class SqliteFaissReader:
         self.passages = SqlitePassageStore(self.database)
         self.keyword = Fts5KeywordIndex(self.database, self.passages, self.manifest.passages)
         self.vectors = FaissVectorIndex(vectors, self.passages.allowed_ids)
+
+    def with_vectors(self, index: faiss.Index) -> SqliteFaissReader:
+        """The same build searched through another FAISS index of its vectors (the benchmarks'
+        exact flat index, for recall against the approximate one)."""
+        other = copy.copy(self)
+        other.vectors = FaissVectorIndex(index, self.passages.allowed_ids)
+        return other
+
+    def with_keyword_tuning(self, tuning: Fts5Tuning) -> SqliteFaissReader:
+        """The same build with other FTS5 weights or pruning (benchmarks)."""
+        other = copy.copy(self)
+        other.keyword = self.keyword.with_tuning(tuning)
+        return other
 
     def sql(self, query: str, params: Sequence[Any] = ()) -> list[Any]:
         """Raw SQL on the build (this backend's own tests and benchmarks only)."""
