@@ -54,14 +54,19 @@ class MilvusLocation:
     uri: str              # what MilvusClient takes: http://host:port, or a Milvus Lite file
     prefix: str = "minutes"
     keyword: str = "milvus"  # milvus: BM25 in Milvus; local: the local keyword index beside it
+    index: str = "auto"      # the vector index: auto (FLAT below 200k passages, else HNSW), FLAT, HNSW, IVF_SQ8
 
     @classmethod
     def parse(cls, url: str) -> MilvusLocation:
         parts = urlsplit(url)
         options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-        unknown = set(options) - {"keyword", "prefix"}
+        unknown = set(options) - {"keyword", "prefix", "index"}
         if unknown:
-            raise ValueError(f"unknown option {sorted(unknown)[0]!r} in the backend {url!r} (known: keyword, prefix)")
+            raise ValueError(f"unknown option {sorted(unknown)[0]!r} in the backend {url!r} "
+                             "(known: keyword, prefix, index)")
+        index = options.get("index", "auto")
+        if index not in schema.INDEX_KINDS:
+            raise ValueError(f"index={index!r} in {url!r}: choose one of {', '.join(schema.INDEX_KINDS)}")
         keyword = options.get("keyword", "milvus")
         if keyword not in ("milvus", "local"):
             raise ValueError(f"keyword={keyword!r} in {url!r}: choose keyword=milvus or keyword=local")
@@ -80,7 +85,7 @@ class MilvusLocation:
             raise ValueError(f"unknown backend {url!r}: use milvus://HOST:PORT or milvus-lite:PATH")
         if not _PREFIX.match(prefix):
             raise ValueError(f"the collection prefix {prefix!r} must be letters, digits and _ (not first a digit)")
-        return cls(uri, prefix, keyword)
+        return cls(uri, prefix, keyword, index)
 
 
 def connect(uri: str) -> Any:
@@ -124,7 +129,7 @@ class MilvusBackend:
         build_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         owner = f"{socket.gethostname()}:{os.getpid()}:{int(time.time())}"
         writer = MilvusWriter(self.client, self.collection_of(build_id), build_id, dimension, self.bm25, owner,
-                              self.index_dir)
+                              self.index_dir, self.location.index)
         if self.local is None:
             return writer
         try:

@@ -127,7 +127,8 @@ class MilvusVectorIndex:
         if k <= 0 or (restrict is not None and len(restrict) == 0):
             return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
         expression = both(filter_expression(filters), id_list(restrict) if restrict is not None else "")
-        params = {"metric_type": "IP", "params": {"ef": max(64, k)} if self.kind.startswith("HNSW") else {}}
+        params = {"metric_type": "IP", "params": {"ef": max(64, k)} if self.kind.startswith("HNSW") else
+                  {"nprobe": 32} if self.kind.startswith("IVF") else {}}
         hits = self.client.search(self.collection, data=[np.asarray(vector, dtype=np.float32).ravel().tolist()],
                                   anns_field="vector", limit=min(k, WINDOW), filter=expression,
                                   search_params=params, output_fields=["id"])[0]  # [] would be every field
