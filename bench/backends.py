@@ -3,11 +3,11 @@
 Usage: nice -n 10 .venv/bin/python -m bench.backends [--issues 168] [--queries 200] [--seconds 20]
 
 Passages: the first 168 Cleveland City Record issues (oldest first) plus the seed corpus,
-chunked by our chunker (about 99k passages). Vectors: the deterministic `hashing` embedder
+chunked by our chunker (71,860 passages with this commit's chunker). Vectors: the deterministic `hashing` embedder
 (256-d, derived from each text's words): no cache of real 384-d vectors for this corpus is
 on this machine. Milvus is the 2.3 standalone server from the `milvus` package on loopback,
 in the mixed set-up (`?keyword=local`: 2.3 has no BM25) with an HNSW index (M 16,
-efConstruction 200, ef 64); the local index picks its own kind by size (IVF-SQ8 at 100k).
+efConstruction 200, ef 64); the local index picks its own kind by size (IVF-SQ8 here).
 
 Measured, for each: build time; an incremental build after 1% of the passages change (two
 issues rewritten); p50/p95 of the whole hybrid search (keyword + vectors + fusion + passage

@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from minutes.errors import IndexCorrupt, IndexMissing, IndexProblem
+from minutes.errors import IndexCorrupt, IndexMissing
 from minutes.storage.base import BuildHandle, Manifest
 from minutes.storage.milvus import schema
+from minutes.storage.milvus.errors import MilvusUnavailable, answering
 from minutes.storage.milvus.mixed import LocalKeywords, MixedWriter
 from minutes.storage.milvus.reader import MilvusReader, read_manifest
 from minutes.storage.milvus.writer import MilvusWriter, milvus_errors
@@ -43,10 +44,6 @@ class _Expected(logging.Filter):
 
 for _name in ("pymilvus.decorators", "pymilvus.client.iterator.query_iterator"):
     logging.getLogger(_name).addFilter(_Expected())
-
-
-class MilvusUnavailable(IndexProblem):
-    """The Milvus server cannot be reached or refused the request."""
 
 
 @dataclass(frozen=True)
@@ -171,7 +168,8 @@ class MilvusBackend:
             return None
 
     def current(self) -> str | None:
-        collection = self._aliased()
+        with answering(self.location.uri):
+            collection = self._aliased()
         return self._build_of(collection) if collection else None
 
     def open(self, build_id: str | None = None) -> MilvusReader:
