@@ -229,3 +229,16 @@ def test_the_index_command_reports_caps_and_skips_per_file(tmp_path: Path) -> No
     assert "capped: the first 5 of 20 pages indexed (max_pages)" in result.stderr
     assert "skipped (not read: links, hidden folders): 1" in result.stderr
     assert "symbolic link out of the folder (to /etc/passwd); not followed" in result.stderr
+
+
+def test_build_from_settings_applies_the_caps_of_its_settings(tmp_path: Path) -> None:
+    """Caps given in code, not only in the environment, reach the ingest (build_from_settings)."""
+    from minutes.build import build_from_settings
+    from minutes.settings import Settings
+
+    papers = tmp_path / "papers"
+    papers.mkdir()
+    (papers / "long.md").write_text("---\ntitle: Long\n---\n" + " ".join(f"word{i}" for i in range(5000)) + "\n")
+    report = build_from_settings(Settings(index_dir=tmp_path / "index", model="hashing", max_passages=2), [papers])
+    assert report.passages == 2
+    assert any("max_passages" in p.reason for p in report.problems)

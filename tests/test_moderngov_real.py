@@ -14,7 +14,6 @@ import json
 import re
 from pathlib import Path
 
-import pytest
 import yaml
 
 from minutes.chunk import chunk_document
@@ -124,8 +123,6 @@ def test_a_meeting_whose_papers_all_fail_is_an_error_and_listed(tmp_path: Path) 
     assert "indexed 3 documents" in stdout  # what could be imported is indexed all the same
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15 item 2: needs minutes.text.duplicates.is_duplicate wired into "
-                                       "Searcher's collapsing (see /work/NOTES-papers.md); remove this mark then")
 def test_an_items_minute_is_not_hidden_behind_its_agenda_blurb(tmp_path: Path) -> None:
     with serve() as site:
         code, _stdout, stderr = _import(site.url, tmp_path / "index", tmp_path / "imports", "--committee", "144",

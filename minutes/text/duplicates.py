@@ -33,4 +33,14 @@ def is_duplicate(a_text: str, a_kind: str, b_text: str, b_kind: str, overlap: fl
     a_words, b_words = word_set(a_text), word_set(b_text)
     if not a_words or not b_words:
         return a_text.strip() == b_text.strip()
+    return repeats(a_words, a_kind, b_words, b_kind, overlap)
+
+
+def repeats(a_words: frozenset[str], a_kind: str, b_words: frozenset[str], b_kind: str,
+            overlap: float = OVERLAP) -> bool:
+    """`is_duplicate` on word sets made once (the search compares each hit with every one kept)."""
+    if a_kind in KEPT_KINDS and a_kind != b_kind:
+        return False
+    if not a_words or not b_words:
+        return not a_words and not b_words
     return len(a_words & b_words) >= overlap * max(len(a_words), len(b_words))
