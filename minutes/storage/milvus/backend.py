@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import socket
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -85,14 +86,23 @@ class MilvusLocation:
         return cls(uri, prefix, keyword, index)
 
 
+_CLIENTS: dict[str, Any] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
 def connect(uri: str) -> Any:
+    """One client per address in a process (thread-safe): a Milvus Lite file takes one server
+    process, and a second client's connection to it is refused ("too many pings")."""
     from pymilvus import MilvusClient
     from pymilvus.exceptions import MilvusException
 
-    try:
-        return MilvusClient(uri=uri, timeout=30)
-    except MilvusException as exc:
-        raise MilvusUnavailable(f"cannot reach Milvus at {uri}: {exc.message}") from None
+    with _CLIENTS_LOCK:
+        if uri not in _CLIENTS:
+            try:
+                _CLIENTS[uri] = MilvusClient(uri=uri, timeout=30)
+            except MilvusException as exc:
+                raise MilvusUnavailable(f"cannot reach Milvus at {uri}: {exc.message}") from None
+        return _CLIENTS[uri]
 
 
 class MilvusBackend:
