@@ -3,7 +3,7 @@
 The PyPI package `milvus` ("embedded Milvus", 2.3) ships the real standalone binary: one
 process with its own etcd and local storage. Its own launcher kills the server one second
 after asking it to stop, and leaves it running when the parent dies; this one waits for a
-clean stop and sets PR_SET_PDEATHSIG so a killed test run cannot leave a server behind.
+clean stop and a parent-death signal (setpriv) so a killed test run cannot leave a server behind.
 
 Every component advertises 127.0.0.1. Milvus 2.3 has no listen-address setting, so its
 gRPC ports still bind every interface (checked with `ss -ltn`); docs/scale.md says so.
@@ -11,9 +11,8 @@ gRPC ports still bind every interface (checked with `ss -ltn`); docs/scale.md sa
 
 from __future__ import annotations
 
-import ctypes
 import os
-import signal
+import shutil
 import socket
 import subprocess
 import time
@@ -23,7 +22,6 @@ from pathlib import Path
 from types import TracebackType
 
 COMPONENTS = ("rootCoord", "proxy", "queryCoord", "queryNode", "indexNode", "dataCoord", "dataNode")
-PR_SET_PDEATHSIG = 1
 
 
 def free_port() -> int:
@@ -32,8 +30,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+def _with_parent_death_signal(command: list[str]) -> list[str]:
+    """`command` run so that it gets SIGTERM when this process dies (a killed test run leaves no
+    server behind). util-linux's setpriv sets it after exec, not a preexec_fn: Python code between
+    fork and exec aborts the child when gRPC threads are live in the parent (a Milvus Lite client)."""
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "TERM", "--", *command] if setpriv else command
 
 
 class StandaloneMilvus:
@@ -81,9 +83,9 @@ class StandaloneMilvus:
                             "LD_LIBRARY_PATH": f"{binary.parent}:{os.environ.get('LD_LIBRARY_PATH', '')}"}
         logs = self.data_dir / "logs"
         with open(logs / "milvus-stdout.log", "ab") as out, open(self.log, "ab") as err:
-            self.process = subprocess.Popen([str(binary), "run", "standalone"], cwd=config.base_data_dir, env=env,
-                                            stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-                                            preexec_fn=_die_with_parent)
+            self.process = subprocess.Popen(_with_parent_death_signal([str(binary), "run", "standalone"]),
+                                            cwd=config.base_data_dir, env=env, stdout=out, stderr=err,
+                                            stdin=subprocess.DEVNULL)
         self._wait_healthy(timeout)
         return self
 

@@ -63,6 +63,7 @@ class SqliteFaissWriter:
             shutil.rmtree(self.path, ignore_errors=True)
             raise
         self.documents = self.passages = 0
+        self._facts: dict[str, Any] = {"name": "sqlite_faiss", "keyword": keyword}
 
     @as_os_error
     def add(self, document: Document, passages: list[Passage]) -> None:
@@ -101,10 +102,14 @@ class SqliteFaissWriter:
         self.conn.close()  # every row is written: nothing reads it again until the build is opened
         index, kind = fill_vector_index(count, self.dimension, rows, self.vector_kind, window=READ_WINDOW)
         faiss.write_index(index, str(self.path / "vectors.faiss"))
-        return {"name": "sqlite_faiss", "vector_index": kind, "keyword": self.keyword}
+        self._facts = {"name": "sqlite_faiss", "vector_index": kind, "keyword": self.keyword}
+        return dict(self._facts)
 
     def finish(self, manifest: Manifest) -> BuildHandle:
-        (self.path / "manifest.json").write_text(manifest.to_json())
+        # This build's own facts win over the caller's: a composite writer (Milvus beside a local
+        # keyword index) hands over the manifest of the whole, whose backend facts are not these.
+        own = manifest.model_copy(update={"backend": manifest.backend | self._facts})
+        (self.path / "manifest.json").write_text(own.to_json())
         final = self.folders.finalise(self.path)
         self.path = final
         SqliteFaissReader(final).close()  # a write the disk silently dropped fails here, not in the server
