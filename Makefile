@@ -36,9 +36,12 @@ test: $(STAMP) browser
 check: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow" -q
 
+# ruff, mypy and the import-linter layer contracts ([tool.importlinter] in pyproject.toml),
+# all on this checkout's code.
 lint: $(STAMP)
 	$(BIN)/ruff check minutes tests bench
-	$(BIN)/mypy
+	$(BIN)/mypy minutes tests bench
+	PYTHONPATH=$(CURDIR) $(BIN)/lint-imports
 
 eval: $(STAMP)
 	$(BIN)/minutes eval ../shared/eval/seeds-dev.jsonl

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tests.support import server as support_server
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 SCRATCH = ROOT / ".bench"
@@ -135,14 +137,6 @@ def iter_cleveland_texts(limit: int | None = None, paths: list[Path] | None = No
                 return
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def mark_current(index_dir: Path) -> None:
     """Let today's code open a benchmark index built by an older chunker (same storage format).
 
@@ -152,7 +146,7 @@ def mark_current(index_dir: Path) -> None:
     cut, so the benchmarks re-stamp the manifest (scratch data under .bench/) and say so.
     """
     from minutes.chunk import CHUNKER_VERSION
-    from minutes.storage.sqlite_faiss.store import FORMAT_VERSION
+    from minutes.storage.base import FORMAT_VERSION
 
     manifest_path = index_dir / "current" / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
@@ -168,28 +162,16 @@ def mark_current(index_dir: Path) -> None:
 
 def start_server(index_dir: Path, port: int | None = None, timeout: float = 120.0
                  ) -> tuple[subprocess.Popen[bytes], str, float]:
-    """`minutes serve --no-build` on loopback; (process, base URL, seconds until /healthz answered 200)."""
-    import urllib.request
+    """`minutes serve --no-build` on loopback; (process, base URL, seconds until /healthz answered 200).
 
+    The launcher is the tests' own (tests/support/server.py); the server log (without the
+    per-request lines) goes to .bench/server.log.
+    """
     mark_current(index_dir)
-    port = port or free_port()
-    env = os.environ | {"MINUTES_INDEX_DIR": str(index_dir), "MINUTES_PORT": str(port), "MINUTES_HOST": "127.0.0.1",
-                        "PYTHONPATH": str(ROOT)}  # this checkout's code, also from a second worktree
-    started = time.perf_counter()
-    process = subprocess.Popen([str(ROOT / ".venv" / "bin" / "minutes"), "serve", "--no-build"], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    while time.perf_counter() - started < timeout:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited: {process.stderr.read().decode()[-2000:] if process.stderr else ''}")
-        try:
-            with urllib.request.urlopen(url + "/healthz", timeout=2) as response:
-                if response.status == 200:
-                    return process, url, time.perf_counter() - started
-        except OSError:
-            time.sleep(0.05)
-    process.kill()
-    raise RuntimeError(f"server did not answer within {timeout}s")
+    SCRATCH.mkdir(exist_ok=True)
+    server = support_server.start_server(index_dir, SCRATCH / "server.log", access_log=False, port=port,
+                                         timeout=timeout)
+    return server.process, server.url, server.startup_seconds
 
 
 def stop_server(process: subprocess.Popen[bytes]) -> None:

@@ -1,9 +1,9 @@
 """Long API fuzz: schemathesis against the app's own OpenAPI schema, every operation, valid and
 invalid input, until at least `--cases` generated requests have been sent (default 5,000).
 
-    .venv/bin/python bench/fuzz.py                      # in-process app, hashing embedder
-    .venv/bin/python bench/fuzz.py --model minilm       # the real model
-    .venv/bin/python bench/fuzz.py --cases 20000 --json .bench/fuzz.json
+    .venv/bin/python -m bench.fuzz                      # in-process app, hashing embedder
+    .venv/bin/python -m bench.fuzz --model minilm       # the real model
+    .venv/bin/python -m bench.fuzz --cases 20000 --json .bench/fuzz.json
 
 The checks are those of the fast suite (tests/test_fuzz.py): no 5xx; status code, content
 type, headers and body of every response (errors included) as the schema declares; invalid
@@ -23,10 +23,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from bench.common import SCRATCH, machine
 
-from bench.common import SCRATCH, machine  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 ST_CONFIG = """[checks]
 positive_data_acceptance.enabled = false
@@ -141,7 +140,7 @@ def main() -> int:
     for counter in statuses.values():
         by_status.update(counter)
     summary = {
-        "machine": machine(), "command": " ".join(["bench/fuzz.py", *sys.argv[1:]]), "model": args.model,
+        "machine": machine(), "command": " ".join(["python -m bench.fuzz", *sys.argv[1:]]), "model": args.model,
         "cases": total, "page_cases": page_cases, "server_cases": server_cases, "seconds": round(seconds, 1),
         "server_errors": sum(n for s, n in by_status.items() if s >= 500),
         "failures": 0, "statuses": {str(k): v for k, v in sorted(by_status.items())},

@@ -1,8 +1,8 @@
 """Indexing throughput on the CPU, the pipeline's overhead over the model, and embedding options.
 
-    .venv/bin/python bench/indexing.py pipeline [--issues 1] [--runs 3]
-    .venv/bin/python bench/indexing.py options  [--texts 256] [--runs 3]
-    .venv/bin/python bench/indexing.py memory   [--sizes 10k,100k]   # after bench/latency.py prepare
+    .venv/bin/python -m bench.indexing pipeline [--issues 1] [--runs 3]
+    .venv/bin/python -m bench.indexing options  [--texts 256] [--runs 3]
+    .venv/bin/python -m bench.indexing memory   [--sizes 10k,100k]   # after python -m bench.latency prepare
 
 `pipeline`: the whole build (`build_index`: read, chunk, embed, SQLite + FTS5, FAISS) of the
 first Cleveland City Record issues with an empty vector cache, against the model's raw
@@ -32,10 +32,9 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bench.common import (  # noqa: E402
+from bench.common import (
     CORPUS,
+    ROOT,
     SCRATCH,
     cleveland_paths,
     iter_cleveland_texts,
@@ -103,12 +102,12 @@ def seed_ndcg(embedder) -> float:  # type: ignore[no-untyped-def]
     """nDCG@10 of the dev questions on the seed corpus indexed with `embedder`."""
     from minutes.build import build_index
     from minutes.search.hybrid import Searcher
-    from minutes.storage.sqlite_faiss.store import open_index
+    from minutes.storage.sqlite_faiss import open_local
 
     work = Path(tempfile.mkdtemp(prefix="seed-", dir=OUT))
     try:
         build_index([CORPUS], work / "index", embedder)
-        index = open_index(work / "index")
+        index = open_local(work / "index")
         searcher = Searcher(index, embedder)
         texts = [row[0] for row in index.sql("SELECT text FROM passages")]
         scores = []
@@ -172,45 +171,17 @@ def options(args: argparse.Namespace) -> dict[str, object]:
 def memory(args: argparse.Namespace) -> dict[str, object]:
     """Peak RSS of a whole build of the latency benchmark's corpora, vectors from their caches.
 
-    Each build runs in a child process (bench/latency.py prepare must have run), so its
-    peak is its own; no model is loaded. Passages the prepared cache lacks (the chunker has
-    changed since it was filled) get stand-in unit vectors from `Filler`, so a build still
-    runs every stage; the row says how many.
+    Each build runs in a child process (`python -m bench.memory_build`; `python -m bench.latency
+    prepare` must have run), so its peak is its own; no model is loaded. Passages the prepared
+    cache lacks (the chunker has changed since it was filled) get stand-in unit vectors from
+    `Filler`, so a build still runs every stage; the row says how many.
     """
     import subprocess
 
-    code = """
-import hashlib, resource, shutil, sys, tempfile
-from pathlib import Path
-import numpy as np
-sys.path.insert(0, sys.argv[1])
-from bench.latency import PERF
-from minutes.build import build_index
-
-class Filler:
-    name, dimension, floor = "minilm", 384, 0.30
-
-    def encode(self, texts, batch_size=64):
-        out = np.empty((len(texts), 384), dtype=np.float32)
-        for row, text in enumerate(texts):
-            seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
-            vector = np.random.default_rng(seed).standard_normal(384)
-            out[row] = vector / np.linalg.norm(vector)
-        return out
-
-size = sys.argv[2]
-work = Path(tempfile.mkdtemp(prefix="memory-", dir=PERF))
-try:
-    shutil.copy(PERF / f"index-{size}" / "cache.sqlite", work / "cache.sqlite")
-    report = build_index([PERF / f"corpus-{size}"], work, Filler())
-finally:
-    shutil.rmtree(work)
-print(report.passages, report.embedded, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
-"""
     rows = []
     for size in args.sizes.split(","):
         started = time.perf_counter()
-        done = subprocess.run([sys.executable, "-c", code, str(Path(__file__).resolve().parent.parent), size],
+        done = subprocess.run([sys.executable, "-m", "bench.memory_build", size], cwd=ROOT,
                               capture_output=True, text=True, check=True)
         passages, filled, peak = (int(x) for x in done.stdout.split()[-3:])
         row = {"size": size, "passages": passages, "stand_in_vectors": filled, "peak_rss_mb": round(peak / 1e6),

@@ -1,11 +1,11 @@
 """Query latency, index kinds, RAM and start-up at 10k, 100k and 1M passages.
 
-    .venv/bin/python bench/latency.py prepare --sizes 10k,100k,1m   # corpora and index folders
-    .venv/bin/python bench/latency.py kinds   --sizes 10k,100k,1m   # flat / HNSW / IVF-SQ8 / IVF-PQ
-    .venv/bin/python bench/latency.py search  --sizes 10k,100k,1m   # whole search, open time
-    .venv/bin/python bench/latency.py server  --sizes 10k,100k,1m   # server RSS and start-up
-    .venv/bin/python bench/latency.py stages  --sizes 100k,1m       # where a search spends its time
-    .venv/bin/python bench/latency.py prune   --sizes 1m            # frequent-word pruning: speed vs ranking
+    .venv/bin/python -m bench.latency prepare --sizes 10k,100k,1m   # corpora and index folders
+    .venv/bin/python -m bench.latency kinds   --sizes 10k,100k,1m   # flat / HNSW / IVF-SQ8 / IVF-PQ
+    .venv/bin/python -m bench.latency search  --sizes 10k,100k,1m   # whole search, open time
+    .venv/bin/python -m bench.latency server  --sizes 10k,100k,1m   # server RSS and start-up
+    .venv/bin/python -m bench.latency stages  --sizes 100k,1m       # where a search spends its time
+    .venv/bin/python -m bench.latency prune   --sizes 1m            # frequent-word pruning: speed vs ranking
 
 Corpora: Cleveland City Record issues, oldest first, chunked by our chunker, plus the seed
 corpus (so the dev questions still have their answers at every size). The first 160,000
@@ -24,15 +24,12 @@ import argparse
 import json
 import lzma
 import shutil
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bench.common import (  # noqa: E402
+from bench.common import (
     CORPUS,
     SCRATCH,
     cleveland_paths,
@@ -43,6 +40,7 @@ from bench.common import (  # noqa: E402
     percentiles,
     rss_bytes,
 )
+from tests.support.embedders import CachedOnly
 
 PERF = SCRATCH / "perf"
 GPU_TEXTS = SCRATCH.parent / ".gpu" / "texts.jsonl.xz"
@@ -87,15 +85,6 @@ def corpus_root(size: str) -> Path:
         if md.name.lower() != "readme.md":
             (root / "seed" / md.name).symlink_to(md.resolve())
     return root
-
-
-class CachedOnly:
-    """The minilm embedder's identity for a build whose every vector is already cached."""
-
-    name, dimension, floor = "minilm", 384, 0.30
-
-    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
-        raise RuntimeError(f"{len(texts)} texts were not in the cache")
 
 
 def prepare(size: str) -> None:
@@ -206,7 +195,7 @@ def kinds(size: str) -> None:
     questions, passages = query_vectors(), in_domain_queries()
     queries = np.concatenate([questions, passages])
     split = len(questions)
-    rows = []
+    rows: list[dict[str, object]] = []
     truth: list[np.ndarray] = []
     # In the 1M corpus the in-domain query passages are indexed themselves: leave each one's own copy out.
     own = [np.flatnonzero(vectors @ q > 1 - 1e-3) if size == "1m" else np.zeros(0, dtype=np.int64)
@@ -302,7 +291,7 @@ def search(size: str) -> None:
     import_s = time.perf_counter() - t
     from minutes.embed import load_embedder
     from minutes.search.hybrid import Searcher, Tuning
-    from minutes.storage.sqlite_faiss.store import open_index
+    from minutes.storage.sqlite_faiss import open_local
 
     t = time.perf_counter()
     embedder = load_embedder("minilm", threads=1)
@@ -312,7 +301,7 @@ def search(size: str) -> None:
     opens = []
     for _ in range(3):
         t = time.perf_counter()
-        index = open_index(index_dir)
+        index = open_local(index_dir)
         searcher = Searcher(index, embedder, Tuning(mode=MODE[0]) if MODE[0] != "hybrid" else None)
         opens.append(time.perf_counter() - t)
     queries = query_texts()
@@ -325,13 +314,11 @@ def search(size: str) -> None:
     vectors = np.load(PERF / f"vectors-{size}.npy").astype(np.float32)
     exact = faiss.IndexFlatIP(384)
     exact.add(vectors)
-    approximate = index.vectors
-    index.vectors = exact
-    exact_tops = [[h.passage.text for h in searcher.search(q, 10).hits] for q in queries]
-    index.vectors = approximate
+    exact_searcher = Searcher(index.with_vectors(exact), embedder, searcher.tuning)
+    exact_tops = [[h.passage.text for h in exact_searcher.search(q, 10).hits] for q in queries]
     overlap = [len(set(a) & set(b)) / max(len(b), 1) for a, b in zip(tops, exact_tops, strict=True) if b]
     result = {"size": size, "mode": MODE[0], "passages": index.manifest.passages,
-              "faiss_index": index.manifest.faiss_index,
+              "faiss_index": index.manifest.backend.get("vector_index"),
               "p50_ms": round(stats["p50"], 1), "p95_ms": round(stats["p95"], 1), "p99_ms": round(stats["p99"], 1),
               "queries": len(queries), "rounds": 3, "recall@10_vs_exact": round(float(np.mean(overlap)), 3),
               "ndcg@10_dev": dev_ndcg(searcher),
@@ -353,12 +340,12 @@ def stages(size: str) -> None:
     import minutes.search.hybrid as search_module
     from minutes.embed import load_embedder
     from minutes.search.hybrid import Searcher
-    from minutes.storage.sqlite_faiss.store import open_index
+    from minutes.storage.sqlite_faiss import open_local
 
     faiss.omp_set_num_threads(1)
     embedder = load_embedder("minilm", threads=1)
     mark_current(PERF / f"index-{size}")
-    searcher = Searcher(open_index(PERF / f"index-{size}"), embedder)
+    searcher = Searcher(open_local(PERF / f"index-{size}"), embedder)
     spent: dict[str, float] = {}
 
     def timed(owner: object, name: str, label: str) -> None:
@@ -398,17 +385,19 @@ def prune(size: str) -> None:
     import faiss
 
     from minutes.embed import load_embedder
-    from minutes.search.hybrid import Searcher, Tuning
-    from minutes.storage.sqlite_faiss.store import open_index
+    from minutes.search.hybrid import Searcher
+    from minutes.storage.sqlite_faiss import open_local
+    from minutes.storage.sqlite_faiss.fts import Fts5Tuning
 
     faiss.omp_set_num_threads(1)
     embedder = load_embedder("minilm", threads=1)
     mark_current(PERF / f"index-{size}")
-    index = open_index(PERF / f"index-{size}")
+    index = open_local(PERF / f"index-{size}")
     queries = query_texts()
     rows, unpruned_tops = [], None
     for share, budget in PRUNE_SETTINGS:
-        searcher = Searcher(index, embedder, Tuning(prune_share=share, keyword_postings=budget))
+        searcher = Searcher(index.with_keyword_tuning(Fts5Tuning(prune_share=share, keyword_postings=budget)),
+                            embedder)
         for q in queries:
             searcher.search(q, 10)  # warm-up round: fills the word counts' cache, as a running server has
         samples, first_hits = time_full_searches(searcher, queries, rounds=2)

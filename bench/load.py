@@ -1,6 +1,6 @@
 """Throughput under load: QPS and latency of the real server at 1, 10 and 50 concurrent clients.
 
-    .venv/bin/python bench/load.py --index .bench/perf/index-100k [--clients 1,10,50]
+    .venv/bin/python -m bench.load --index .bench/perf/index-100k [--clients 1,10,50]
         [--requests 600] [--seconds 30] [--url http://127.0.0.1:8000]
 
 Starts `minutes serve` on a free loopback port (unless --url is given), waits for /healthz,
@@ -18,15 +18,12 @@ import argparse
 import http.client
 import json
 import os
-import sys
 import threading
 import time
 import urllib.parse
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bench.common import (  # noqa: E402
+from bench.common import (
     SCRATCH,
     cpu_seconds,
     machine,
@@ -35,7 +32,7 @@ from bench.common import (  # noqa: E402
     start_server,
     stop_server,
 )
-from bench.latency import query_texts  # noqa: E402
+from bench.latency import query_texts
 
 
 def run_level(url: str, clients: int, queries: list[str], max_requests: int, max_seconds: float) -> dict[str, object]:
@@ -55,7 +52,7 @@ def run_level(url: str, clients: int, queries: list[str], max_requests: int, max
             return issued
 
     def client() -> None:
-        connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=60)
+        connection = http.client.HTTPConnection(parsed.hostname or "127.0.0.1", parsed.port, timeout=60)
         while (number := take()) is not None:
             query = queries[number % len(queries)]
             path = f"/api/search?q={urllib.parse.quote(query)}&k=10"
@@ -74,7 +71,7 @@ def run_level(url: str, clients: int, queries: list[str], max_requests: int, max
                 with lock:
                     errors.append(type(exc).__name__)
                 connection.close()
-                connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=60)
+                connection = http.client.HTTPConnection(parsed.hostname or "127.0.0.1", parsed.port, timeout=60)
         connection.close()
 
     threads = [threading.Thread(target=client) for _ in range(clients)]
@@ -95,7 +92,7 @@ def server_cpu_per_search(url: str, pid: int, queries: list[str]) -> dict[str, f
     """The server's CPU time per search, one request at a time, and the ceiling it puts on QPS:
     the machine's cores divided by it, were the server perfectly parallel and the clients free."""
     parsed = urllib.parse.urlsplit(url)
-    connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=60)
+    connection = http.client.HTTPConnection(parsed.hostname or "127.0.0.1", parsed.port, timeout=60)
     before = cpu_seconds(pid)
     for query in queries:
         connection.request("GET", f"/api/search?q={urllib.parse.quote(query)}&k=10")

@@ -3,8 +3,8 @@
 One command (from the repository root; the first run embeds the 9,311 passages, tens of
 minutes on 2 busy CPU cores; later runs reuse the vector cache and take about 10 minutes):
 
-    .venv/bin/python bench/relevance.py                 # prints the markdown tables
-    .venv/bin/python bench/relevance.py --json out.json # and writes every figure as JSON
+    .venv/bin/python -m bench.relevance                 # prints the markdown tables
+    .venv/bin/python -m bench.relevance --json out.json # and writes every figure as JSON
 
 Setups (indexes are built with the library, `minutes.build.build_index`, into `.bench/`,
 which git ignores; a rebuild happens only when the chunker, the embedding text or the sources
@@ -54,18 +54,17 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from minutes import chunk, embed
+from minutes.build import build_index
+from minutes.embed import ADAPTER_PATH, Embedder, QueryAdapter, load_embedder
+from minutes.evaluate import Question, load_questions, score
+from minutes.records import Filters
+from minutes.search.hybrid import MODES, Searcher, Tuning
+from minutes.search.learned import FUSION_PATH, LearnedModels, load_models
+from minutes.storage import current_build, open_index
+from tests.support.embedders import CachedEmbedder
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from minutes import chunk, embed  # noqa: E402
-from minutes.build import build_index  # noqa: E402
-from minutes.embed import ADAPTER_PATH, Embedder, QueryAdapter, load_embedder  # noqa: E402
-from minutes.evaluate import Question, load_questions, score  # noqa: E402
-from minutes.records import Filters  # noqa: E402
-from minutes.search.hybrid import MODES, Searcher, Tuning  # noqa: E402
-from minutes.search.learned import FUSION_PATH, LearnedModels, load_models  # noqa: E402
-from minutes.storage.sqlite_faiss.store import current_build, open_index  # noqa: E402
-
 SHARED = ROOT.parent / "shared"
 BENCH = ROOT / ".bench" / "relevance"
 QMSUM_CORPUS = BENCH / "qmsum-corpus"
@@ -79,25 +78,6 @@ MINE = ("hybrid", *METHODS)  # Minutes' own rows; the others are baselines
 def held_out(document_id: str) -> bool:
     """A fixed third of the QMSum meetings, never used for tuning."""
     return hashlib.sha256(document_id.encode()).digest()[0] % 3 == 0
-
-
-class CachedEmbedder:
-    """The real model with a memo of query vectors, so each question is embedded once per run."""
-
-    def __init__(self, inner: Embedder) -> None:
-        self.inner, self.name, self.dimension, self.floor = inner, inner.name, inner.dimension, inner.floor
-        self.memo: dict[str, object] = {}
-
-    def warm(self, texts: list[str]) -> None:
-        todo = [t for t in dict.fromkeys(texts) if t not in self.memo]
-        for text, vector in zip(todo, self.inner.encode(todo, batch_size=64), strict=True):
-            self.memo[text] = vector
-
-    def encode(self, texts: list[str], batch_size: int = 64):  # type: ignore[no-untyped-def]
-        import numpy as np
-
-        self.warm(texts)
-        return np.stack([self.memo[t] for t in texts])
 
 
 def ensure_qmsum_corpus() -> None:
@@ -239,10 +219,9 @@ def main() -> None:
     rows = []
     for setup, subset, scope, questions, scoped in groups:
         index = open_index(index_dirs[setup])
-        searchers = {mode: (Searcher(index, cached), Searcher(index, model)) for mode in modes}
-        searchers.update({m: method_searchers(m, index, cached, model, adapter, models) for m in methods})
-        for mode, (searcher, timed) in searchers.items():
-            tuning = tunings.get(mode, final)
+        searchers = {mode: (Searcher(index, cached), Searcher(index, model), tunings[mode]) for mode in modes}
+        searchers.update({m: method_searchers(m, index, cached, model, adapter, models, final) for m in methods})
+        for mode, (searcher, timed, tuning) in searchers.items():
             figures = run_group(searcher, questions, tuning, scoped)
             latency = None if args.no_latency or subset.startswith("held") else \
                 median_latency_ms(timed, questions, tuning, scoped)
@@ -268,15 +247,17 @@ def learned_files() -> tuple[QueryAdapter, LearnedModels]:
 
 
 def method_searchers(method: str, index, cached: CachedEmbedder, model: Embedder,  # type: ignore[no-untyped-def]
-                     adapter: QueryAdapter | None, models: LearnedModels | None, use_floor: bool = True
-                     ) -> tuple[Searcher, Searcher]:
-    """(scored searcher on cached query vectors, timed searcher on the real model) for a learned row."""
-    from learned_search import Adapted, LearnedSearcher
+                     adapter: QueryAdapter | None, models: LearnedModels | None, final: Tuning,
+                     use_floor: bool = True) -> tuple[Searcher, Searcher, Tuning]:
+    """(searcher on cached query vectors, timed searcher on the real model, tuning) for a learned row."""
+    from bench.learned_search import Adapted
 
     if method == "adapter":
-        return Searcher(index, Adapted(cached, adapter)), Searcher(index, Adapted(model, adapter))
-    return (LearnedSearcher(index, Adapted(cached, adapter), models, use_floor=use_floor),
-            LearnedSearcher(index, Adapted(model, adapter), models, use_floor=use_floor))
+        return Searcher(index, Adapted(cached, adapter)), Searcher(index, Adapted(model, adapter)), final
+    if models is not None and not use_floor:
+        models = dataclasses.replace(models, floor=None)
+    return (Searcher(index, Adapted(cached, adapter), models=models),
+            Searcher(index, Adapted(model, adapter), models=models), dataclasses.replace(final, fusion="learned"))
 
 
 def floor_figures(index_dirs: dict[str, Path], model: Embedder, cached: CachedEmbedder,
@@ -287,20 +268,20 @@ def floor_figures(index_dirs: dict[str, Path], model: Embedder, cached: CachedEm
     offtopic = [line.strip() for line in OFFTOPIC.read_text().splitlines()
                 if line.strip() and not line.startswith("#")]
     cached.warm(offtopic)
-    no_floor = dataclasses.replace(final, floor=-1.0)
-    rows = []
+    rows: list[dict[str, object]] = []
     for name in ("seeds", "distractors"):
         if name not in index_dirs:
             continue
         index = open_index(index_dirs[name])
-        searchers = [("hybrid", Searcher(index, cached), Searcher(index, cached))]
+        searchers = [("hybrid", Searcher(index, cached), Searcher(index, cached), final)]
         for method in methods:
-            searchers.append((method, method_searchers(method, index, cached, model, adapter, models)[0],
-                              method_searchers(method, index, cached, model, adapter, models, False)[0]))
-        for method, searcher, unfloored in searchers:
-            empty = sum(1 for q in offtopic if not searcher.search(q, K, tuning=final).hits)
-            with_floor = run_group(searcher, seeds, final, False)
-            without = run_group(unfloored, seeds, no_floor, False)
+            searcher, _, tuning = method_searchers(method, index, cached, model, adapter, models, final)
+            unfloored = method_searchers(method, index, cached, model, adapter, models, final, False)[0]
+            searchers.append((method, searcher, unfloored, tuning))
+        for method, searcher, unfloored, tuning in searchers:
+            empty = sum(1 for q in offtopic if not searcher.search(q, K, tuning=tuning).hits)
+            with_floor = run_group(searcher, seeds, tuning, False)
+            without = run_group(unfloored, seeds, dataclasses.replace(tuning, floor=-1.0), False)
             rows.append({"index": name, "method": method, "offtopic": len(offtopic), "no_results": empty,
                          "share": round(empty / len(offtopic), 3), "hit_with_floor": with_floor[f"hit@{K}"],
                          "hit_without_floor": without[f"hit@{K}"], "mrr_with_floor": with_floor[f"mrr@{K}"],
@@ -310,7 +291,7 @@ def floor_figures(index_dirs: dict[str, Path], model: Embedder, cached: CachedEm
 
 def render(rows: list[dict[str, object]], floor_rows: list[dict[str, object]], final: Tuning,
            args: argparse.Namespace) -> str:
-    out = [f"_{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; `{' '.join(['bench/relevance.py', *sys.argv[1:]])}`; "
+    out = [f"_{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; `{' '.join(['python -m bench.relevance', *sys.argv[1:]])}`; "
            f"final method: `{final}`_", "",
            "| setup | questions | scope | n | method | Hit@10 | MRR@10 | QuoteRecall@10 | median ms |",
            "|---|---|---|---|---|---|---|---|---|"]

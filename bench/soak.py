@@ -1,8 +1,8 @@
 """Soak: 50 concurrent clients for 60 s against a real `minutes serve` on 127.0.0.1, several
 runs against the same server process, counting errors and sampling the server's memory.
 
-    .venv/bin/python bench/soak.py                          # 3 runs x 60 s, 50 clients, real model
-    .venv/bin/python bench/soak.py --runs 5 --seconds 60 --model hashing --json .bench/soak.json
+    .venv/bin/python -m bench.soak                          # 3 runs x 60 s, 50 clients, real model
+    .venv/bin/python -m bench.soak --runs 5 --seconds 60 --model hashing --json .bench/soak.json
 
 Bounded by design: it only ever talks to 127.0.0.1, to the server it started; each run lasts
 `--seconds` and sends at most `--max-requests`. Clients mix what people do: JSON search, the
@@ -12,7 +12,7 @@ files, and requests that must be refused (empty query, unknown document, bad dat
 Passes when no request got an unexpected status or a connection error, and the server's RSS
 after the last run is within `--rss-tolerance` (default 5 %) of its RSS after the first run
 (the first run is the warm-up: caches and the model's buffers reach their size there).
-Results go in docs/reliability.md (this is not a throughput benchmark: see bench/load.py).
+Results go in docs/reliability.md (this is not a throughput benchmark: see `python -m bench.load`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ import http.client
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import threading
@@ -31,23 +30,16 @@ from collections import Counter
 from pathlib import Path
 from urllib.parse import quote
 
+from bench.common import CORPUS, SCRATCH, machine, percentiles, rss_bytes
+from tests.support.server import HOST, ServerDidNotStart, free_port, start_server
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from bench.common import CORPUS, SCRATCH, machine, percentiles, rss_bytes  # noqa: E402
-
-HOST = "127.0.0.1"
 CLIENT_TIMEOUT = 120  # seconds; a slow answer on a busy 2-core machine is not an error, a lost one is
 QUERIES = ["what was said about short breaks", "Earned Autonomy funding", "budget savings",
            "children's services overspend", '"short breaks" -respite', "looked after children placements",
            "special educational needs transport", "youth service reductions", "council tax precept",
            "<script>alert(1)</script>", "NEAR(budget savings)", "'; DROP TABLE passages; --"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 def request_mix(document_ids: list[str]) -> list[tuple[str, set[int]]]:
@@ -184,40 +176,30 @@ def main() -> int:
     index_dir = SCRATCH / f"soak-index-{args.model}"
     log_path = SCRATCH / "soak-server.log"
     SCRATCH.mkdir(exist_ok=True)
-    env = os.environ | {"MINUTES_INDEX_DIR": str(index_dir), "MINUTES_MODEL": args.model, "HF_HUB_OFFLINE": "1",
-                        "MINUTES_CORPUS": json.dumps([str(CORPUS)])}
+    settings = {"MINUTES_MODEL": args.model, "MINUTES_CORPUS": json.dumps([str(CORPUS)])}
+    env = os.environ | {"MINUTES_INDEX_DIR": str(index_dir), "HF_HUB_OFFLINE": "1"} | settings
     # Always (re)build: the vector cache makes it quick, and an index from an older chunker
     # would only answer 503.
     subprocess.run([sys.executable, "-m", "minutes", "index"], cwd=ROOT, env=env, check=True)
     port = free_port()
-    with open(log_path, "w") as log:
-        server = subprocess.Popen([sys.executable, "-m", "minutes", "serve", "--no-build", "--host", HOST,
-                                   "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                connection = http.client.HTTPConnection(HOST, port, timeout=2)
-                connection.request("GET", "/healthz")
-                if connection.getresponse().status == 200:
-                    break
-            except OSError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                print(log_path.read_text()[-3000:])
-                return 2
-            time.sleep(0.5)
+        server = start_server(index_dir, log_path, settings, port=port)
+    except ServerDidNotStart as exc:
+        print(exc)
+        return 2
+    rebuilds = None
+    try:
         connection = http.client.HTTPConnection(HOST, port, timeout=10)
         connection.request("GET", "/api/search?q=budget&k=100")
         document_ids = sorted({h["document_id"] for h in json.loads(connection.getresponse().read())["hits"]})[:5]
         mix = request_mix(document_ids)
-        rss_start = rss_bytes(server.pid)
+        rss_start = rss_bytes(server.process.pid)
         rebuilds = Rebuilder(index_dir, args.model, args.rebuild_every) if args.rebuild_every > 0 else None
         if rebuilds:
             rebuilds.start()
         runs = []
         for number in range(1, args.runs + 1):
-            result = soak_run(port, server.pid, mix, args.clients, args.seconds, args.max_requests, number)
+            result = soak_run(port, server.process.pid, mix, args.clients, args.seconds, args.max_requests, number)
             runs.append(result)
             print(f"run {number}: {result['requests']} requests ({result['rps']}/s), {result['errors']} errors, "
                   f"p50 {result['p50_ms']} ms, p95 {result['p95_ms']} ms, max {result['max_ms']} ms, "
@@ -229,8 +211,7 @@ def main() -> int:
         if rebuilds:
             rebuilds.stop.set()
             rebuilds.join(timeout=120)
-        server.terminate()
-        server.wait(timeout=30)
+        server.stop()
 
     if rebuilds:
         print(f"{rebuilds.count} rebuilds swapped in while the clients ran; build errors: {rebuilds.errors or 'none'}")
@@ -241,7 +222,7 @@ def main() -> int:
     growth = (float(last) - float(first)) / float(first)  # type: ignore[arg-type]
     errors = sum(int(r["errors"]) for r in runs) + errors_in_builds  # type: ignore[call-overload]
     passed = errors == 0 and growth <= args.rss_tolerance
-    summary = {"machine": machine(), "command": " ".join(["bench/soak.py", *sys.argv[1:]]), "model": args.model,
+    summary = {"machine": machine(), "command": " ".join(["python -m bench.soak", *sys.argv[1:]]), "model": args.model,
                "clients": args.clients, "seconds_per_run": args.seconds, "runs": runs,
                "rss_start_mb": round(rss_start / 2**20, 1), "rss_growth_after_warmup": round(growth, 4),
                "errors": errors, "passed": passed,

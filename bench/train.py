@@ -3,7 +3,7 @@
 One command, seeded (from the repository root; needs the indexes of bench/relevance.py,
 which it builds when absent):
 
-    .venv/bin/python bench/train.py            # writes minutes/models/query-adapter.npy, fusion.json
+    .venv/bin/python -m bench.train            # writes minutes/models/query-adapter.npy, fusion.json
                                               # and .bench/relevance/train.json (the figures)
 
 What it trains (docs/benchmarks.md, "Learned relevance"):
@@ -33,36 +33,33 @@ import json
 import os
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-
-from learned_search import Adapted, LearnedSearcher, Recorded  # noqa: E402
-from relevance import (  # noqa: E402
+from bench.learned_search import Adapted
+from bench.relevance import (
     BENCH,
     QMSUM_CORPUS,
     SHARED,
-    CachedEmbedder,
     ensure_index,
     ensure_qmsum_corpus,
     held_out,
 )
-
-from minutes.embed import ADAPTER_PATH, QueryAdapter, load_embedder  # noqa: E402
-from minutes.evaluate import Question, load_questions, normalise  # noqa: E402
-from minutes.records import Filters  # noqa: E402
-from minutes.search.learned import (  # noqa: E402
+from minutes.embed import ADAPTER_PATH, QueryAdapter, load_embedder
+from minutes.evaluate import Question, load_questions, normalise
+from minutes.records import Filters
+from minutes.search.hybrid import Searcher, Tuning
+from minutes.search.learned import (
     CANDIDATE_FEATURES,
     FUSION_PATH,
     FloorModel,
     LearnedModels,
     LinearScorer,
 )
-from minutes.storage.sqlite_faiss.store import Index, open_index  # noqa: E402
+from minutes.storage import open_index
+from tests.support.embedders import CachedEmbedder
 
 SEED = 16
 COMMITTEE = ("qmsum-education_", "qmsum-covid_")
@@ -99,12 +96,12 @@ def topic_questions() -> list[tuple[Question, list[str]]]:
     return out
 
 
-def passage_table(index: Index) -> tuple[np.ndarray, list[str], list[str]]:
-    """(vectors, document id, normalised text) of every passage, by passage id."""
+def passage_table(index) -> tuple[np.ndarray, list[str], list[str]]:  # type: ignore[no-untyped-def]
+    """(vectors, document id, normalised text) of every passage, by passage id (the local backend)."""
     rows = index.sql("SELECT p.id, d.document_id, p.text FROM passages p JOIN documents d ON d.doc = p.doc "
                      "ORDER BY p.id")
     assert [r[0] for r in rows] == list(range(len(rows))), "passage ids are not the vector rows"
-    vectors = index.vectors.reconstruct_n(0, index.vectors.ntotal)
+    vectors = index.vectors.vectors(list(range(len(rows))))
     return vectors, [r[1] for r in rows], [normalise(r[2]) for r in rows]
 
 
@@ -183,16 +180,33 @@ def train_adapter(queries: np.ndarray, gold: list[list[int]], docs: list[str], p
 
 # --- 2. learned fusion ------------------------------------------------------------------
 
-def record(searcher: LearnedSearcher, questions: list[Question], scoped: bool) -> list[Recorded]:
-    searcher.record = []
+@dataclass
+class Recorded:
+    """One search's candidates as the learned models saw them, with their labels."""
+
+    query: str
+    features: np.ndarray
+    query_features: np.ndarray
+    extra: dict = field(default_factory=dict)
+
+
+LEARNED = Tuning(fusion="learned")
+
+
+def record(searcher: Searcher, questions: list[Question], scoped: bool) -> list[Recorded]:
+    """Search each question with the learned fusion of `searcher.models`, keeping its features;
+    a candidate's label: it holds a gold quote."""
+    out = []
     for q in questions:
-        searcher.search(q.question, 10, Filters(document=q.document if scoped else None))
-        if searcher.record and searcher.record[-1].query == q.question:
-            rec = searcher.record[-1]
+        searcher.recorder = []
+        searcher.search(q.question, 10, Filters(document=q.document if scoped else None), tuning=LEARNED)
+        if searcher.recorder:
+            _, scored, query_features = searcher.recorder[-1]
             quotes = [normalise(x) for x in q.relevant]
-            rec.extra = {"labels": np.array([any(x in normalise(t) for x in quotes) for t in rec.texts]),
-                         "document": q.document, "scoped": scoped}
-    out, searcher.record = searcher.record, None
+            labels = np.array([any(x in normalise(c.text) for x in quotes) for c in scored.candidates])
+            out.append(Recorded(q.question, scored.features, query_features,
+                                {"labels": labels, "document": q.document, "scoped": scoped}))
+    searcher.recorder = None
     return out
 
 
@@ -339,7 +353,7 @@ def main() -> None:
         adapter = QueryAdapter.load(adapter_path)  # measure what ships (fp16)
 
     query_side = Adapted(cached, adapter)
-    searcher = LearnedSearcher(index, query_side)
+    searcher = Searcher(index, query_side, models=LearnedModels.today(model.name))
     fit = [q for q in questions if not inner_val(q.document or "")]
     held = [q for q in questions if inner_val(q.document or "")]
     started = time.perf_counter()
@@ -358,8 +372,7 @@ def main() -> None:
     chosen = np.random.default_rng(SEED).permutation(len(questions))[:args.floor_questions]
     sample = [questions[i] for i in sorted(chosen)]
     for name, docs_in in (("train-committee", committee_docs), ("train-other", other_docs)):
-        sub = LearnedSearcher(open_index(subset_index(name + suffix, docs_in, model)), query_side, models,
-                              use_floor=False)
+        sub = Searcher(open_index(subset_index(name + suffix, docs_in, model)), query_side, models=models)
         for rec in record(sub, sample, False):
             assert rec.query_features is not None
             (positive if rec.extra["document"] in docs_in else negative).append(rec.query_features)

@@ -1,5 +1,5 @@
 """`python -m minutes`: the same commands as the `minutes` console script."""
 
-from minutes.cli.serve import main
+from minutes.cli import main
 
 main()

@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from minutes.errors import InputError
+
 _SWAPS = (("\u2019", "'"), ("\u2018", "'"), ("\u201c", '"'), ("\u201d", '"'), ("\u2013", "-"), ("\u2014", "-"))
 
 
@@ -73,7 +75,7 @@ def load_questions(paths: Iterable[Path]) -> list[Question]:
                 row = json.loads(line)
                 questions.append(Question(str(row["id"]), row["question"], tuple(row["relevant"]), row.get("document")))
             except (ValueError, KeyError, TypeError) as exc:
-                raise ValueError(f"{path}:{number}: not a question line ({exc})") from None
+                raise InputError(f"{path}:{number}: not a question line ({exc})") from None
     return questions
 
 

@@ -15,13 +15,14 @@ from minutes.build import build_index
 from minutes.embed import HashingEmbedder
 from minutes.search.hybrid import Searcher
 from minutes.settings import Settings
-from minutes.storage.sqlite_faiss.store import open_index
+from minutes.storage import open_index
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
 SHARED = ROOT.parent / "shared"
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+pytest_plugins = ["tests.milvus_fixtures"]  # the Milvus servers (started only by tests that use them)
 
 
 def shared_path(*parts: str) -> Path:

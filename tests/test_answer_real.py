@@ -8,7 +8,7 @@ from minutes.build import build_index
 from minutes.embed import Embedder, load_embedder
 from minutes.features.answer import NO_HITS, build_answer, verify
 from minutes.search.hybrid import Searcher
-from minutes.storage.sqlite_faiss.store import open_index
+from minutes.storage import open_index
 
 from .conftest import CORPUS
 

@@ -139,3 +139,22 @@ def test_running_server_picks_up_a_new_index(tmp_path: Path, embedder: HashingEm
         assert client.get("/healthz").json()["documents"] == 6
         body = client.get("/api/search", params={"q": "zebra crossings", "council": "Testshire"}).json()
         assert body["hits"][0]["document_id"] == "new-doc"
+
+
+def test_cli_search_json_is_the_api_body(client: TestClient, seed_index_dir: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """`minutes search --json` and /api/search print one shape (minutes/web/schemas.py), byte for byte."""
+    import json
+
+    from click.testing import CliRunner
+
+    from minutes.cli import cli
+
+    monkeypatch.setenv("MINUTES_MODEL", "hashing")
+    result = CliRunner().invoke(cli, ["--index-dir", str(seed_index_dir), "search", "short breaks", "--json",
+                                      "--k", "4", "--council", "Stockport Metropolitan Borough Council"])
+    assert result.exit_code == 0, result.output
+    api = client.get("/api/search", params={"q": "short breaks", "k": 4,
+                                            "council": "Stockport Metropolitan Borough Council"})
+    assert json.loads(result.stdout) == api.json() and api.json()["hits"]
+    assert result.stdout.strip() == json.dumps(api.json(), indent=2, ensure_ascii=False)

@@ -19,7 +19,7 @@ from minutes.build import build_index
 from minutes.embed import HashingEmbedder
 
 from .conftest import CORPUS, ROOT
-from .live_server import live_server
+from .support.server import live_server
 
 pytestmark = pytest.mark.slow
 

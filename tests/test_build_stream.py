@@ -6,7 +6,6 @@ FAISS index, longest texts embedded first."""
 from __future__ import annotations
 
 import random
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -14,15 +13,18 @@ import faiss
 import numpy as np
 import pytest
 
-from minutes import build as build_module
 from minutes.build import BuildReport, build_index, collect, info_of
 from minutes.chunk import chunk_document
 from minutes.embed import HashingEmbedder, embedding_text
+from minutes.errors import BuildError
 from minutes.records import Filters
 from minutes.search.hybrid import Searcher
-from minutes.storage import vector_cache
+from minutes.storage import current_build, vector_cache
+from minutes.storage.sqlite_errors import SqliteWriteError
+from minutes.storage.sqlite_faiss import open_local
 from minutes.storage.sqlite_faiss import vectors as vector_index
-from minutes.storage.sqlite_faiss.store import current_build, open_index
+from minutes.storage.sqlite_faiss import writer as sqlite_writer
+from minutes.storage.sqlite_faiss.writer import SqliteFaissWriter
 
 from .conftest import CORPUS
 
@@ -46,7 +48,7 @@ def _papers(folder: Path, documents: int = 12) -> Path:
 def _small_windows(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(vector_cache, "EMBED_WINDOW", 7)
     monkeypatch.setattr(vector_cache, "EMBED_BATCH", 3)
-    monkeypatch.setattr(build_module, "READ_WINDOW", 11)
+    monkeypatch.setattr(sqlite_writer, "READ_WINDOW", 11)
 
 
 def _expected_texts(corpus: Path) -> list[str]:
@@ -69,7 +71,7 @@ def test_windowed_build_gives_the_vectors_of_each_passage_in_id_order(tmp_path: 
     reference = build_index([corpus], tmp_path / "whole", HashingEmbedder())
     _small_windows(monkeypatch)
     seen: dict[str, list[int]] = {"texts": [], "vectors": []}
-    real_texts, real_vectors = build_module.BuildDatabase.embedding_texts, vector_cache.VectorCache.vectors
+    real_texts, real_vectors = SqliteFaissWriter.embedding_texts, vector_cache.VectorCache.vectors
 
     def embedding_texts(self: Any, ids: list[int]) -> list[str]:
         seen["texts"].append(len(ids))
@@ -79,7 +81,7 @@ def test_windowed_build_gives_the_vectors_of_each_passage_in_id_order(tmp_path: 
         seen["vectors"].append(len(keys))
         return real_vectors(self, keys)
 
-    monkeypatch.setattr(build_module.BuildDatabase, "embedding_texts", embedding_texts)
+    monkeypatch.setattr(SqliteFaissWriter, "embedding_texts", embedding_texts)
     monkeypatch.setattr(vector_cache.VectorCache, "vectors", vectors)
     embedder = Recording()
     report = build_index([corpus], tmp_path / "index", embedder)
@@ -96,11 +98,11 @@ def test_windowed_build_gives_the_vectors_of_each_passage_in_id_order(tmp_path: 
     assert sorted(order) == sorted(set(texts))
     assert [len(t) for t in order] == sorted((len(t) for t in order), reverse=True)
 
-    index = open_index(tmp_path / "index")
-    stored = index.vectors.reconstruct_n(0, index.vectors.ntotal)
+    index = open_local(tmp_path / "index")
+    stored = index.vectors.vectors(range(index.vectors.count()))
     np.testing.assert_array_equal(stored, HashingEmbedder().encode(texts))
     rows = index.sql("SELECT p.*, d.document_id FROM passages p JOIN documents d ON d.doc = p.doc ORDER BY p.id")
-    whole = open_index(tmp_path / "whole")
+    whole = open_local(tmp_path / "whole")
     assert [tuple(r) for r in rows] == [tuple(r) for r in whole.sql(
         "SELECT p.*, d.document_id FROM passages p JOIN documents d ON d.doc = p.doc ORDER BY p.id")]
     assert (current_build(tmp_path / "index") / "vectors.faiss").read_bytes() == \
@@ -118,8 +120,8 @@ def test_ivf_build_trains_on_a_sample_from_the_cache_and_matches_the_in_memory_i
     monkeypatch.setattr(vector_index, "TRAIN_PER_CELL", 2)  # so the sample is a true sample of the vectors
     _small_windows(monkeypatch)
     report = build_index([corpus], tmp_path / "index", HashingEmbedder())
-    index = open_index(tmp_path / "index")
-    assert index.manifest.faiss_index == "ivf-sq8" and index.vectors.ntotal == report.passages
+    index = open_local(tmp_path / "index")
+    assert index.manifest.backend["vector_index"] == "ivf-sq8" and index.vectors.count() == report.passages
     nlist = vector_index.ivf_cells(report.passages)
     assert 2 * nlist < report.passages  # trained on a sample, not on every vector
 
@@ -129,9 +131,9 @@ def test_ivf_build_trains_on_a_sample_from_the_cache_and_matches_the_in_memory_i
     assert kind == "ivf-sq8"
     assert bytes(faiss.serialize_index(expected)) == \
         (current_build(tmp_path / "index") / "vectors.faiss").read_bytes()
-    ivf = faiss.extract_index_ivf(index.vectors)
+    ivf = faiss.extract_index_ivf(index.vectors.faiss)
     assert ivf.nlist == nlist and ivf.nprobe == vector_index.default_nprobe(nlist)
-    assert index.vectors.reconstruct(5).shape == (HashingEmbedder.dimension,)  # direct map kept
+    assert index.vectors.vectors([5])[0].shape == (HashingEmbedder.dimension,)  # direct map kept
 
     # A rebuild takes every vector from the cache and gives the same index again.
     again = build_index([corpus], tmp_path / "index", HashingEmbedder())
@@ -145,11 +147,11 @@ def test_a_failed_streaming_build_leaves_no_temporary_build(fresh_index_dir: Pat
     before = current_build(fresh_index_dir)
 
     def full(*_args: Any, **_kwargs: Any) -> Any:
-        raise sqlite3.OperationalError("database or disk is full")
+        raise SqliteWriteError("database or disk is full")
 
     (fresh_index_dir / "cache.sqlite").unlink()  # so the build has to embed, and the cache write fails
     monkeypatch.setattr(vector_cache.VectorCache, "put", full)
-    with pytest.raises(build_module.BuildError, match="disk is full"):
+    with pytest.raises(BuildError, match="disk is full"):
         build_index([CORPUS], fresh_index_dir, HashingEmbedder())
     assert current_build(fresh_index_dir) == before
     assert [p.name for p in (fresh_index_dir / "builds").iterdir()] == [before.name]

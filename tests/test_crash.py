@@ -19,7 +19,7 @@ from minutes.build import build_index
 from minutes.embed import HashingEmbedder
 from minutes.records import Filters
 from minutes.search.hybrid import Searcher
-from minutes.storage.sqlite_faiss.store import current_build, open_index
+from minutes.storage import current_build, open_index
 from tests.conftest import CORPUS, ROOT
 
 WORDS = ["council", "budget", "children", "transport", "libraries", "highways", "social", "care", "school",
@@ -52,7 +52,7 @@ def _vectors(index_dir: Path) -> int:
 
 
 def _minutes(index_dir: Path, *paths: Path) -> list[str]:
-    return [sys.executable, "-c", "from minutes.cli.serve import main; main()", "--index-dir", str(index_dir), "index",
+    return [sys.executable, "-c", "from minutes.cli import main; main()", "--index-dir", str(index_dir), "index",
             *map(str, paths)]
 
 

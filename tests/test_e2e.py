@@ -14,10 +14,10 @@ from minutes.embed import load_embedder
 from minutes.evaluate import load_questions, run_questions, score
 from minutes.records import Filters
 from minutes.search.hybrid import Searcher
-from minutes.storage.sqlite_faiss.store import open_index
+from minutes.storage import open_index
 
 from .conftest import CORPUS, shared_path
-from .live_server import live_server
+from .support.server import live_server
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from minutes.cli.serve import cli
+from minutes.cli import cli
 from minutes.evaluate import Question, score, score_question, within_budget
 
 from .conftest import shared_path

@@ -11,7 +11,7 @@ import pytest
 from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
 
-from minutes.features.export import citation_text, cite, safe_filename, to_csv
+from minutes.features.export import CSV_FIELDS, citation_text, cite, safe_filename, to_csv
 from minutes.search.hybrid import Searcher
 
 Q = "short breaks"
@@ -121,7 +121,7 @@ def test_hostile_query_cannot_shape_the_file_name(client: TestClient) -> None:
 
 def test_csv_cells_never_start_a_formula(searcher: Searcher) -> None:
     hit = searcher.search(Q, 1).hits[0]
-    [cited] = cite([hit], "http://x", date(2026, 1, 2))
+    [cited] = cite([hit], lambda h: f"http://x/{h.passage.passage_id}", date(2026, 1, 2))
     from dataclasses import replace
     rows = list(csv.reader(io.StringIO(to_csv([replace(cited, item="=HYPERLINK(\"http://evil\")")]))))
     assert rows[1][4].startswith("'=")
@@ -158,10 +158,78 @@ def test_public_url_setting_makes_citation_links(settings, embedder) -> None:
     from fastapi.testclient import TestClient
 
     from minutes.web.app import create_app
+    from minutes.web.settings import WebSettings
 
-    public = settings.model_copy(update={"public_url": "https://minutes.example.gov.uk"})
+    public = WebSettings.of(settings, public_url="https://minutes.example.gov.uk")
     with TestClient(create_app(public, embedder=embedder)) as client:
         response = client.get("/api/export", params={"q": "short breaks", "format": "md"},
                               headers={"Host": "evil.example"})
     assert response.status_code == 200
     assert "https://minutes.example.gov.uk/documents/" in response.text and "evil.example" not in response.text
+
+
+HOSTILE_TEXT = ("See [the report](https://evil.example/x) and ![pixel](https://evil.example/p.png), "
+                "<https://evil.example/auto>, https://evil.example/bare, www.evil.example, bob@evil.example,\n"
+                "- a list? 1. a number? <img src=x onerror=alert(1)> &lt;tag&gt; *bold* `code` | pipe |\n"
+                "[ref]: https://evil.example/ref")
+
+
+def _hostile_citation(searcher: Searcher, **changes: object):
+    from dataclasses import replace
+
+    hit = searcher.search(Q, 1).hits[0]
+    [cited] = cite([hit], lambda h: "https://minutes.example/documents/x?passage=1#p1", date(2026, 1, 2))
+    return replace(cited, **changes)
+
+
+def _render(markdown: str) -> BeautifulSoup:
+    """The Markdown as a GFM-like renderer shows it: tables, strikethrough and bare-URL links on."""
+    from markdown_it import MarkdownIt
+
+    html = MarkdownIt("gfm-like", {"linkify": True}).enable(["linkify", "table", "strikethrough"]).render(markdown)
+    return BeautifulSoup(html, "html.parser")
+
+
+def test_markdown_export_renders_passage_text_as_text(searcher: Searcher) -> None:
+    from minutes.features.export import to_markdown
+
+    cited = _hostile_citation(searcher, text=HOSTILE_TEXT, item="[item](https://evil.example/i) ![i](x.png)")
+    soup = _render(to_markdown("q [x](https://evil.example/q)", [cited], scope="<b>scope</b>"))
+    assert [a["href"] for a in soup.find_all("a")] == ["https://minutes.example/documents/x?passage=1#p1"]
+    assert not soup.find_all(["img", "b", "em", "strong", "code", "table", "ul", "ol", "li", "h3"]) or \
+        [t.name for t in soup.find_all(["strong"])] == ["strong"]  # only the export's own **Item:** label
+    quote = soup.find("blockquote").get_text()
+    assert quote.strip() == HOSTILE_TEXT.strip()   # exact, character for character, once rendered
+    assert "[item](https://evil.example/i) ![i](x.png)" in soup.get_text()
+
+
+@pytest.mark.parametrize("source", ["https://evil.example/a> [x](https://evil.example/b)",
+                                    "https://evil.example/a\n\n# Heading\n[x](https://evil.example/b)",
+                                    "https://evil.example/a b>c"])
+def test_a_source_url_cannot_break_out_of_its_markdown_link(searcher: Searcher, source: str) -> None:
+    from minutes.features.export import to_markdown
+
+    markdown = to_markdown("q", [_hostile_citation(searcher, source_url=source, text="plain words")])
+    soup = _render(markdown)
+    links = [a["href"] for a in soup.find_all("a")]
+    assert len(links) == 1 and links[0].startswith("https://evil.example/a")
+    assert not soup.find_all(["h1", "h2"], string=lambda s: s and "Heading" in s)
+    citation_line = next(line for line in markdown.splitlines() if line.startswith("[1] "))
+    assert citation_line.endswith("(retrieved 2026-01-02).")
+
+
+def test_csv_cells_cut_at_a_semicolon_start_no_formula(searcher: Searcher) -> None:
+    """Excel in many locales splits a .csv on `;`, quoted or not: no piece may start a formula."""
+    item, text = "Budget;=cmd|' /C calc'!A0", "first;@SUM(1+1);-2; +3"
+    out = to_csv([_hostile_citation(searcher, item=item, text=text)])
+    for pieces in csv.reader(io.StringIO(out), delimiter=";"):
+        assert not [cell for cell in pieces if cell[:1] in ("=", "+", "-", "@")], pieces
+    [row] = list(csv.DictReader(io.StringIO(out)))   # read as written (commas): guarded like a cell start
+    assert row["item"] == "Budget;'=cmd|' /C calc'!A0" and row["text"] == "first;'@SUM(1+1);'-2; +3"
+    assert out.splitlines()[1].startswith('"1","') and out.count('","') == 2 * (len(CSV_FIELDS) - 1)
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r", "|", "%", "\uff1d"])
+def test_csv_formula_guard_covers_every_formula_start(searcher: Searcher, start: str) -> None:
+    [row] = list(csv.DictReader(io.StringIO(to_csv([_hostile_citation(searcher, item=f"{start}1+1")]))))
+    assert row["item"] == f"'{start}1+1"

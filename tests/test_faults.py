@@ -12,7 +12,6 @@ import errno
 import json
 import os
 import shutil
-import sqlite3
 import threading
 import time
 from collections import Counter
@@ -23,11 +22,12 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
-from minutes import build as build_module
-from minutes.build import BuildError, build_index
+from minutes.build import build_index
 from minutes.embed import HashingEmbedder
+from minutes.errors import BuildError
 from minutes.settings import Settings
-from minutes.storage.sqlite_faiss.store import current_build, open_index
+from minutes.storage import current_build, open_backend, open_index
+from minutes.storage.sqlite_errors import SqliteWriteError
 
 from .conftest import CORPUS
 
@@ -43,7 +43,7 @@ def read_only(*_args: Any, **_kwargs: Any) -> Any:
 
 
 def sqlite_full(*_args: Any, **_kwargs: Any) -> Any:
-    raise sqlite3.OperationalError("database or disk is full")
+    raise SqliteWriteError("database or disk is full")  # what the writers raise for sqlite3's error
 
 
 def faiss_full(*_args: Any, **_kwargs: Any) -> Any:
@@ -52,70 +52,101 @@ def faiss_full(*_args: Any, **_kwargs: Any) -> Any:
 
 
 def sqlite_read_only(*_args: Any, **_kwargs: Any) -> Any:
-    raise sqlite3.OperationalError("unable to open database file")
+    raise SqliteWriteError("unable to open database file")
 
 
-# (where the fault strikes, what to patch, the fault, words the error must contain)
-FAULTS = [
-    ("new build folder (read-only)", "minutes.build.Path.mkdir", read_only, "Read-only file system"),
-    ("vector cache (read-only)", "minutes.build.VectorCache.__init__", sqlite_read_only,
+class FaultyWriter:
+    """A real writer whose `step` raises `fault` (what a backend's writer raises when the disk fails)."""
+
+    def __init__(self, real: Any, step: str, fault: Any) -> None:
+        self.real, self.step, self.fault = real, step, fault
+
+    def __getattr__(self, name: str) -> Any:
+        return self.fault if name == self.step else getattr(self.real, name)
+
+
+class FaultyBackend:
+    """The real local backend, with a fault at one step of the writer interface."""
+
+    def __init__(self, index_dir: Path, step: str, fault: Any) -> None:
+        self.real, self.step, self.fault = open_backend(index_dir), step, fault
+
+    def writer(self, dimension: int) -> Any:
+        if self.step == "writer":
+            self.fault()
+        return FaultyWriter(self.real.writer(dimension), self.step, self.fault)
+
+    def publish(self, build: Any) -> None:
+        if self.step == "publish":
+            self.fault()
+        self.real.publish(build)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+# (where the fault strikes, the step of the writer interface, the fault, words the error must contain)
+WRITER_FAULTS = [
+    ("new build (read-only)", "writer", read_only, "Read-only file system"),
+    ("documents (disk full)", "add", sqlite_full, "database or disk is full"),
+    ("keyword index (disk full)", "finish_passages", sqlite_full, "database or disk is full"),
+    ("vectors (disk full)", "write_vectors", faiss_full, "No space left on device"),
+    ("manifest and sync (disk full)", "finish", disk_full, "No space left on device"),
+    ("publish (disk full)", "publish", disk_full, "No space left on device"),
+]
+# The local backend's own file operations and the vector cache, beneath the interface.
+FILE_FAULTS = [
+    ("vector cache (read-only)", "minutes.storage.vector_cache.VectorCache.__init__", sqlite_read_only,
      "unable to open database file"),
-    ("vector cache (disk full)", "minutes.build.VectorCache.put", sqlite_full, "database or disk is full"),
-    ("index.sqlite (disk full)", "minutes.build.BuildDatabase.add", sqlite_full, "database or disk is full"),
-    ("vectors.faiss (disk full)", "minutes.build.write_vectors", faiss_full, "No space left on device"),
-    ("manifest (disk full)", "minutes.build.Path.write_text", disk_full, "No space left on device"),
-    ("fsync (disk full)", "minutes.build.os.fsync", disk_full, "No space left on device"),
-    ("rename into place", "minutes.build.os.rename", read_only, "Read-only file system"),
-    ("swap of current", "minutes.storage.sqlite_faiss.store.os.replace", disk_full, "No space left on device"),
+    ("vector cache (disk full)", "minutes.storage.vector_cache.VectorCache.put", sqlite_full,
+     "database or disk is full"),
+    ("fsync (disk full)", "minutes.storage.builds.os.fsync", disk_full, "No space left on device"),
+    ("rename into place", "minutes.storage.builds.os.rename", read_only, "Read-only file system"),
+    ("swap of current", "minutes.storage.builds.os.replace", disk_full, "No space left on device"),
 ]
 
 
-@pytest.mark.parametrize(("where", "target", "fault", "words"), FAULTS, ids=[f[0] for f in FAULTS])
-def test_write_fault_during_a_build_leaves_the_old_index_serving(
+def _assert_old_build_serves(index_dir: Path, before: Path) -> None:
+    """The old build still serves, whole, and no half-written build is left behind."""
+    assert current_build(index_dir) == before
+    index = open_index(index_dir)
+    assert index.passages.passages([0]) and index.vectors.count() == index.manifest.passages > 0
+    assert [p.name for p in (index_dir / "builds").iterdir()] == [before.name]
+
+
+@pytest.mark.parametrize(("where", "step", "fault", "words"), WRITER_FAULTS, ids=[f[0] for f in WRITER_FAULTS])
+def test_writer_fault_leaves_the_old_index_serving(fresh_index_dir: Path, embedder: HashingEmbedder,
+                                                   where: str, step: str, fault: Any, words: str) -> None:
+    before = current_build(fresh_index_dir)
+    assert before is not None
+    with pytest.raises(BuildError) as error:
+        build_index([CORPUS], fresh_index_dir, embedder, backend=FaultyBackend(fresh_index_dir, step, fault))
+    message = str(error.value)
+    assert words in message and "previous index is still serving" in message, message
+    _assert_old_build_serves(fresh_index_dir, before)
+
+
+@pytest.mark.parametrize(("where", "target", "fault", "words"), FILE_FAULTS, ids=[f[0] for f in FILE_FAULTS])
+def test_file_fault_during_a_build_leaves_the_old_index_serving(
         fresh_index_dir: Path, embedder: HashingEmbedder, monkeypatch: pytest.MonkeyPatch,
         where: str, target: str, fault: Any, words: str) -> None:
     before = current_build(fresh_index_dir)
     assert before is not None
     if "VectorCache.put" in target:  # only a build that embeds something writes to the cache
         (fresh_index_dir / "cache.sqlite").unlink()
-    if target.endswith("Path.mkdir"):
-        real_mkdir = Path.mkdir
-
-        def mkdir(self: Path, *args: Any, **kwargs: Any) -> None:
-            if self.name.startswith(".tmp-"):
-                read_only()
-            real_mkdir(self, *args, **kwargs)
-
-        monkeypatch.setattr(target, mkdir)
-    elif target.endswith("Path.write_text"):
-        real_write_text = Path.write_text
-
-        def write_text(self: Path, *args: Any, **kwargs: Any) -> int:
-            if self.name == "manifest.json":
-                disk_full()
-            return real_write_text(self, *args, **kwargs)
-
-        monkeypatch.setattr(target, write_text)
-    else:
-        monkeypatch.setattr(target, fault)
-
+    monkeypatch.setattr(target, fault)
     with pytest.raises(BuildError) as error:
         build_index([CORPUS], fresh_index_dir, embedder)
     message = str(error.value)
     assert words in message and "previous index is still serving" in message, message
     monkeypatch.undo()
-
-    # The old build still serves, whole, and no half-written build is left behind.
-    assert current_build(fresh_index_dir) == before
-    index = open_index(fresh_index_dir)
-    assert index.sql("SELECT count(*) FROM passages")[0][0] == index.manifest.passages > 0
-    assert [p.name for p in (fresh_index_dir / "builds").iterdir()] == [before.name]
+    _assert_old_build_serves(fresh_index_dir, before)
 
 
 def test_cli_reports_a_full_disk_in_one_line(fresh_index_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from minutes.cli.serve import cli
+    from minutes.cli import cli
 
-    monkeypatch.setattr("minutes.build.BuildDatabase.add", sqlite_full)
+    monkeypatch.setattr("minutes.storage.sqlite_faiss.writer.SqliteFaissWriter.add", sqlite_full)
     result = CliRunner().invoke(cli, ["--index-dir", str(fresh_index_dir), "index", str(CORPUS)],
                                 env={"MINUTES_MODEL": "hashing"})
     assert result.exit_code == 1
@@ -124,21 +155,26 @@ def test_cli_reports_a_full_disk_in_one_line(fresh_index_dir: Path, monkeypatch:
     assert "Traceback" not in result.output
 
 
-def test_a_write_the_disk_dropped_is_caught_before_the_swap(
-        fresh_index_dir: Path, embedder: HashingEmbedder, monkeypatch: pytest.MonkeyPatch) -> None:
-    """FAISS only warns when its final flush fails; the build reads its index back before swapping."""
+def test_a_write_the_disk_dropped_is_caught_before_the_swap(fresh_index_dir: Path,
+                                                            embedder: HashingEmbedder) -> None:
+    """FAISS only warns when its final flush fails; the build reads its index back before publishing."""
     before = current_build(fresh_index_dir)
-    real_write = build_module.write_vectors
+    backend = FaultyBackend(fresh_index_dir, "write_vectors", None)
 
-    def truncated(build_dir: Path, *args: Any) -> str:
-        kind = real_write(build_dir, *args)
-        path = build_dir / "vectors.faiss"
-        path.write_bytes(path.read_bytes()[:1000])
-        return kind
+    def writer(dimension: int) -> Any:
+        real: Any = backend.real.writer(dimension)
 
-    monkeypatch.setattr("minutes.build.write_vectors", truncated)
+        def truncated(*args: Any) -> Any:
+            facts = real.write_vectors(*args)
+            path = real.path / "vectors.faiss"
+            path.write_bytes(path.read_bytes()[:1000])
+            return facts
+
+        return FaultyWriter(real, "write_vectors", truncated)
+
+    backend.writer = writer  # type: ignore[method-assign]
     with pytest.raises(BuildError, match="vectors.faiss"):
-        build_index([CORPUS], fresh_index_dir, embedder)
+        build_index([CORPUS], fresh_index_dir, embedder, backend=backend)
     assert current_build(fresh_index_dir) == before
 
 
@@ -188,7 +224,7 @@ def test_serve_with_a_damaged_index_says_which_file_and_how_to_fix_it(fresh_inde
     import sys
 
     from .conftest import ROOT
-    from .live_server import free_port
+    from .support.server import free_port
 
     build = current_build(fresh_index_dir)
     assert build is not None
@@ -352,7 +388,7 @@ def test_real_server_swaps_under_load_without_mixing(tmp_path: Path, embedder: H
     """The swap test against a real `minutes serve` (uvicorn, its own thread pool) on 127.0.0.1."""
     import urllib.request
 
-    from .live_server import live_server
+    from .support.server import live_server
 
     corpora = {label: tmp_path / f"corpus-{label}" for label in ("a", "b")}
     ids = {label: corpus_copy(path, f"{label}-") for label, path in corpora.items()}

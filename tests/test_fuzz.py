@@ -20,8 +20,8 @@ from schemathesis import GenerationMode
 from schemathesis.config import SchemathesisConfig
 from schemathesis.schemas import APIOperation, BaseSchema
 
-from minutes.embed import HashingEmbedder
-from minutes.settings import Settings
+from minutes.embed import Embedder, HashingEmbedder
+from minutes.web.settings import WebSettings
 
 CONFIG = {"checks": {
     # Invalid input must be refused with a 4xx; 413/414 are the size limits refusing it first.
@@ -34,11 +34,11 @@ CONFIG = {"checks": {
 FAST_EXAMPLES = 5
 
 
-def app_schema(index_dir: Path, embedder: HashingEmbedder, **settings: object) -> BaseSchema:
+def app_schema(index_dir: Path, embedder: Embedder, **settings: object) -> BaseSchema:
     """The app's own schema, bound to an in-process app (lifespan included)."""
     from minutes.web.app import create_app
 
-    app = create_app(Settings(index_dir=index_dir, model="hashing", **settings),  # type: ignore[arg-type]
+    app = create_app(WebSettings(index_dir=index_dir, model="hashing", **settings),  # type: ignore[arg-type]
                      embedder=embedder)
     return schemathesis.openapi.from_asgi("/openapi.json", app, config=SchemathesisConfig.from_dict(CONFIG))
 

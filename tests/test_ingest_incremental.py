@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from minutes.build import build_index
 from minutes.embed import HashingEmbedder
 from minutes.ingest import IngestOptions
-from minutes.storage.sqlite_faiss.store import open_index
+from minutes.storage.sqlite_faiss import open_local
 from tests.pdfmaker import make_pdf
 
 
@@ -39,7 +39,7 @@ def test_unchanged_changed_and_deleted_files(tmp_path: Path) -> None:
     (papers / "libraries.pdf").unlink()
     documents, embedded, _, options = _build(papers, index_dir)
     assert documents == 2 and embedded == 1 and options.stats.extracted == 1
-    titles = {row["title"] for row in open_index(index_dir).sql("SELECT title FROM documents")}
+    titles = {row["title"] for row in open_local(index_dir).sql("SELECT title FROM documents")}
     assert titles == {"highways", "Note"}
 
 
@@ -52,7 +52,7 @@ def test_unchanged_changed_and_deleted_files(tmp_path: Path) -> None:
     (["import", "moderngov", "https://x.example", "--from", "March"], "'March' is not a date"),
 ])
 def test_bad_options(tmp_path: Path, args: list[str], message: str) -> None:
-    from minutes.cli.serve import cli
+    from minutes.cli import cli
 
     result = CliRunner().invoke(cli, ["--index-dir", str(tmp_path / "index"), *args],
                                 env={"MINUTES_MODEL": "hashing"})

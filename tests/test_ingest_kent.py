@@ -9,9 +9,9 @@ from minutes.embed import HashingEmbedder
 from minutes.ingest import IngestOptions, Problem, load_documents
 from minutes.ingest.folder import Folders
 from minutes.records import Document, Filters
-from minutes.render import hit_to_dict
 from minutes.search.hybrid import Searcher
-from minutes.storage.sqlite_faiss.store import open_index
+from minutes.storage.sqlite_faiss import open_local
+from minutes.web.schemas import HitOut
 from tests.conftest import shared_path
 
 KENT = {"council": "Kent County Council", "committee_names": {"full_council": "County Council", "cabinet": "Cabinet"}}
@@ -28,7 +28,7 @@ def test_a_kent_meeting_is_indexed_with_its_metadata_and_pages(tmp_path: Path) -
     assert gaps == {("Item 3 Supplement - English Devolution White Paper report 09th-Jan-2025 10.00 "
                      "County Council.pdf", "not listed in metadata.json")}
 
-    index = open_index(tmp_path / "index")
+    index = open_local(tmp_path / "index")
     rows = {r["title"]: r for r in index.sql("SELECT * FROM documents")}
     minutes = rows["Printed minutes 09th-Jan-2025 10.00 County Council"]
     assert (minutes["council"], minutes["committee"], minutes["date_text"]) == \
@@ -41,7 +41,8 @@ def test_a_kent_meeting_is_indexed_with_its_metadata_and_pages(tmp_path: Path) -
     searcher = Searcher(index, HashingEmbedder())
     result = searcher.search("devolution framework mayoral strategic authority", 10,
                              Filters(council="Kent County Council"))
-    paged = [hit_to_dict(h) for h in result.hits if h.passage.page and h.passage.page > 1 and h.document.source_url]
+    paged = [HitOut.from_hit(h).model_dump() for h in result.hits
+             if h.passage.page and h.passage.page > 1 and h.document.source_url]
     assert paged, "expected hits beyond page 1 of a paper with a source URL"
     hit = paged[0]
     assert hit["source_url"] == f"{rows[hit['title']]['source_url']}#page={hit['page']}"

@@ -106,7 +106,7 @@ def test_extraction_is_cached_by_file_hash(tmp_path: Path, monkeypatch: pytest.M
 
 
 def test_everything_failing_is_an_error(tmp_path: Path) -> None:
-    from minutes.build import BuildError
+    from minutes.errors import BuildError
 
     _bad_pdf("empty", tmp_path / "a.pdf")
     with pytest.raises(BuildError, match=r"no documents could be read.*a\.pdf: empty file"):

@@ -2,6 +2,7 @@ import sqlite3
 
 import pytest
 
+from minutes.storage.sqlite_faiss.fts import match_expression
 from minutes.text.query import parse_query
 
 
@@ -25,8 +26,8 @@ HOSTILE = [
 def test_hostile_syntax_never_reaches_fts_raw(query: str) -> None:
     parsed = parse_query(query)
     conn = fts_connection()
-    if parsed.match:
-        conn.execute("SELECT rowid FROM t WHERE t MATCH ?", [parsed.match]).fetchall()  # must not raise
+    if match_expression(parsed):
+        conn.execute("SELECT rowid FROM t WHERE t MATCH ?", [match_expression(parsed)]).fetchall()  # must not raise
 
 
 def test_natural_questions_drop_stopwords() -> None:
@@ -46,9 +47,11 @@ def test_phrases_or_and_exclusions() -> None:
 
 def test_exclusion_removes_matches() -> None:
     conn = fts_connection()
-    rows = conn.execute("SELECT text FROM t WHERE t MATCH ?", [parse_query("social workers -agency").match]).fetchall()
+    rows = conn.execute("SELECT text FROM t WHERE t MATCH ?",
+                        [match_expression(parse_query("social workers -agency"))]).fetchall()
     assert rows == []
-    rows = conn.execute("SELECT text FROM t WHERE t MATCH ?", [parse_query("short breaks").match]).fetchall()
+    rows = conn.execute("SELECT text FROM t WHERE t MATCH ?", [match_expression(parse_query("short breaks"))]).fetchall(
+    )
     assert rows == [("short breaks for disabled children",)]
 
 

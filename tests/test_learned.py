@@ -9,6 +9,7 @@ import pytest
 
 from minutes.embed import ADAPTER_PATH, AdaptedEmbedder, HashingEmbedder, QueryAdapter, query_encoder
 from minutes.errors import ModelError
+from minutes.search.hybrid import NO_MATCH_FLOOR, Searcher, Tuning
 from minutes.search.learned import (
     CANDIDATE_FEATURES,
     FUSION_PATH,
@@ -86,7 +87,7 @@ def test_models_round_trip_and_refuse_other_features(tmp_path) -> None:  # type:
     data = json.loads(path.read_text())
     data["candidate_features"] = data["candidate_features"][:-1]
     path.write_text(json.dumps(data))
-    with pytest.raises(ValueError, match="other features"):
+    with pytest.raises(ModelError, match="other features"):
         load_models(path)
 
 
@@ -139,3 +140,46 @@ def test_tuned_model_loads_offline_and_moves_only_queries() -> None:
     question = ["what did the committee decide about school buses"]
     moved = float(query_encoder(tuned)(question)[0] @ base.encode(question)[0])
     assert 0.5 < moved < 0.9999, moved
+
+
+LEARNED = Tuning(fusion="learned")
+
+
+def test_learned_fusion_with_todays_weights_ranks_as_todays_fusion(searcher: Searcher) -> None:
+    """The feature plumbing through the search: a model that is the `fused` feature alone
+    must give today's ranking, and the recorder sees every candidate."""
+    plain = Searcher(searcher.index, searcher.embedder, models=LearnedModels.today("hashing"))
+    plain.recorder = []
+    for query in ("short breaks for disabled children", "school transport budget", "youth service savings"):
+        today = [h.passage.text for h in searcher.search(query, 10).hits]
+        mine = [h.passage.text for h in plain.search(query, 10, tuning=LEARNED).hits]
+        assert mine == today and today
+    assert len(plain.recorder) == 3
+    _, scored, query_features = plain.recorder[0]
+    assert scored.features.shape == (len(scored.ids), len(CANDIDATE_FEATURES)) and len(scored.ids) > 10
+    assert query_features.shape == (len(QUERY_FEATURES),)
+    assert any(c.text and c.kind for c in scored.candidates)
+
+
+def test_learned_floor_answers_no_results_below_its_threshold(searcher: Searcher) -> None:
+    today = LearnedModels.today("hashing")
+    q = len(QUERY_FEATURES)
+    refuse = FloorModel(np.zeros(q), np.ones(q), np.zeros(q), -5.0, 0.5)  # P = 0.007 for every query
+    strict = Searcher(searcher.index, searcher.embedder, models=LearnedModels(today.scorer, refuse, "hashing"))
+    result = strict.search("short breaks for disabled children", 10, tuning=LEARNED)
+    assert not result.hits and result.message == NO_MATCH_FLOOR
+    lenient = Searcher(searcher.index, searcher.embedder,
+                       models=LearnedModels(today.scorer, FloorModel(np.zeros(q), np.ones(q), np.zeros(q), 5.0, 0.5),
+                                            "hashing"))
+    assert lenient.search("short breaks for disabled children", 10, tuning=LEARNED).hits
+    # A quoted phrase is a requirement, never refused by the floor.
+    assert strict.search('"short breaks"', 10, tuning=LEARNED).hits
+
+
+def test_shipped_learned_fusion_runs_in_the_search(searcher: Searcher) -> None:
+    if not FUSION_PATH.exists():
+        pytest.fail(f"{FUSION_PATH} is missing: run python -m bench.train")
+    shipped = Searcher(searcher.index, searcher.embedder)  # loads minutes/models/fusion.json on first use
+    hits = shipped.search("short breaks for disabled children", 10, tuning=Tuning(fusion="learned", floor=-1.0)).hits
+    assert hits and all(h.score >= 0 for h in hits)
+    assert [h.rank for h in hits] == list(range(1, len(hits) + 1))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import cast
 
 import pytest
 from click.testing import CliRunner
@@ -22,6 +23,7 @@ from minutes.sources.moderngov.pages import (
     parse_meeting_page,
     parse_meetings,
 )
+from minutes.storage.sqlite_faiss import SqliteFaissReader
 from tests.moderngov_server import FIXTURES, serve
 
 BASE = "https://democracy.example.gov.uk"
@@ -141,7 +143,7 @@ def test_client_is_polite_retries_and_caches(tmp_path: Path) -> None:
 
 
 def _import(site_url: str, index_dir: Path, out: Path, *extra: str) -> tuple[int, str, str]:
-    from minutes.cli.serve import cli
+    from minutes.cli import cli
 
     runner = CliRunner()
     result = runner.invoke(cli, ["--index-dir", str(index_dir), "import", "moderngov", site_url,
@@ -153,8 +155,8 @@ def _import(site_url: str, index_dir: Path, out: Path, *extra: str) -> tuple[int
 
 
 def test_import_end_to_end(tmp_path: Path) -> None:
-    from minutes.render import hit_to_dict
     from minutes.search.hybrid import open_searcher
+    from minutes.web.schemas import HitOut
 
     index_dir, out = tmp_path / "index", tmp_path / "imports"
     with serve() as site:
@@ -169,13 +171,13 @@ def test_import_end_to_end(tmp_path: Path) -> None:
         assert not site.requests_to("GetMeeting?lMeetingId=7002")  # cancelled meeting
 
         # restricted items are nowhere: not in the folder, not in the index, not in the raw response cache
-        assert list((index_dir / "http-cache").rglob("*.body"))
+        assert list((index_dir / "http-cache").rglob("responses.sqlite"))  # hishel's cache
         for file in [*out.rglob("*"), *index_dir.rglob("*")]:
             if file.is_file():
                 assert b"Zanzibarcontract" not in file.read_bytes() and b"Quokkaprivate" not in file.read_bytes()
         searcher = open_searcher(index_dir, "hashing")
-        rows = searcher.index.sql("SELECT count(*) FROM documents WHERE text LIKE '%Zanzibar%' OR "
-                                  "text LIKE '%Quokkaprivate%'")
+        index = cast(SqliteFaissReader, searcher.index)
+        rows = index.sql("SELECT count(*) FROM documents WHERE text LIKE '%Zanzibar%' OR text LIKE '%Quokkaprivate%'")
         assert rows[0][0] == 0
         assert not [h for h in searcher.search("Zanzibarcontract", 10, Filters(include_procedural=True)).hits
                     if "zanzibar" in h.passage.text.lower()]
@@ -190,7 +192,7 @@ def test_import_end_to_end(tmp_path: Path) -> None:
 
         # its linked report: a PDF with page numbers, linked to the page
         hits = searcher.search("overnight respite waiting list families", 10, Filters(committee="Cabinet")).hits
-        paged = [hit_to_dict(h) for h in hits if h.passage.page == 2]
+        paged = [HitOut.from_hit(h).model_dump() for h in hits if h.passage.page == 2]
         assert paged and paged[0]["source_url"].endswith("Short%20Breaks%20Recommissioning%20-%20Report.pdf#page=2")
         assert paged[0]["item"] == "5. Short Breaks for Disabled Children & Young People"
 
@@ -202,7 +204,7 @@ def test_import_end_to_end(tmp_path: Path) -> None:
         hits = searcher.search("Wombatclerk printed minutes", 5, Filters(committee="County Council")).hits
         minutes = next(h for h in hits if "Wombatclerk" in h.passage.text)
         assert minutes.passage.page == 2 and minutes.document.date == "2025-03-13"
-        assert hit_to_dict(minutes)["source_url"].endswith("County%20Council.pdf?T=1#page=2")
+        assert HitOut.from_hit(minutes).model_dump()["source_url"].endswith("County%20Council.pdf?T=1#page=2")
 
         # procedural items are kept but hidden unless asked for
         assert not [h for h in searcher.search("apologies received Mrs Bell", 10, Filters()).hits

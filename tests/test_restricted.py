@@ -33,7 +33,7 @@ RESTRICTED_ITEM = "9005"
 
 @pytest.fixture(scope="module")
 def imported(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
-    from minutes.cli.serve import cli
+    from minutes.cli import cli
     from tests.moderngov_server import serve
 
     root = tmp_path_factory.mktemp("restricted")

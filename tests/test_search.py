@@ -7,6 +7,7 @@ from the index itself (which passages exist, which contain a word), never hard-c
 from __future__ import annotations
 
 import re
+from collections import Counter
 from datetime import date
 from pathlib import Path
 
@@ -16,19 +17,24 @@ from minutes.build import build_index
 from minutes.embed import HashingEmbedder
 from minutes.records import Filters
 from minutes.search.hybrid import MODES, NO_MATCH_FLOOR, QueryError, Searcher, Tuning
-from minutes.search.hybrid import _filter_sql as search_filter_sql
-from minutes.storage.sqlite_faiss.store import Index, open_index
+from minutes.storage import open_index
+from minutes.storage.base import IndexReader, StoredDocument, StoredPassage
 
 BROAD = "children budget savings and services"
 
 
-def passage_count(index: Index, where: str, params: list[object]) -> int:
-    return index.sql(f"SELECT count(*) FROM passages p JOIN documents d ON d.doc = p.doc WHERE {where}",
-                     params)[0][0]
+def every_passage(index: IndexReader) -> list[StoredPassage]:
+    """Every passage of the index, through the reader API (the oracles below work on these)."""
+    return list(index.passages.passages(range(index.manifest.passages)).values())
 
 
-def doc_ids(index: Index, where: str, params: list[object]) -> set[str]:
-    return {row[0] for row in index.sql(f"SELECT document_id FROM documents WHERE {where}", params)}
+def every_document(index: IndexReader) -> list[StoredDocument]:
+    ids = dict.fromkeys(s.passage.document_id for s in every_passage(index))
+    return [d for d in (index.passages.document(i) for i in ids) if d is not None]
+
+
+def mentions(stored: StoredPassage, word: str) -> bool:
+    return word in re.findall(r"\w+", (stored.passage.text + " " + stored.passage.heading).lower())
 
 
 # A small candidate pool makes filtering after retrieval visibly lose hits: the
@@ -42,31 +48,29 @@ def narrow(searcher: Searcher) -> Searcher:
 def test_document_filter_keeps_k_hits(narrow: Searcher, mode: str) -> None:
     index = narrow.index
     # the document with the fewest passages that mention the word at least k times
-    rows = index.sql("SELECT d.document_id, count(*) AS n FROM passages_fts f JOIN passages p ON p.id = f.rowid "
-                     "JOIN documents d ON d.doc = p.doc WHERE passages_fts MATCH 'children' "
-                     "GROUP BY d.document_id HAVING n >= 5 ORDER BY n LIMIT 1")
-    [(document, _)] = [tuple(r) for r in rows]
+    counts = Counter(s.passage.document_id for s in every_passage(index) if mentions(s, "children"))
+    document = min((d for d, n in counts.items() if n >= 5), key=lambda d: (counts[d], d))
     result = narrow.search("children", 5, Filters(document=document), tuning=Tuning(mode=mode, pool=12))
     assert len(result.hits) == 5
     assert {h.document.document_id for h in result.hits} == {document}
 
 
 def test_council_filter(narrow: Searcher) -> None:
-    [council] = [r[0] for r in narrow.index.sql(
-        "SELECT council FROM documents GROUP BY council ORDER BY count(*) DESC LIMIT 1")]
-    assert passage_count(narrow.index, "d.council = ?", [council]) > 10
+    passages = every_passage(narrow.index)
+    [(council, _)] = Counter(d.info.council for d in every_document(narrow.index)).most_common(1)
+    assert council and sum(s.document.council == council for s in passages) > 10
     result = narrow.search(BROAD, 10, Filters(council=council.upper()))  # case does not matter
     assert len(result.hits) == 10
     assert {h.document.council for h in result.hits} == {council}
 
 
 def test_committee_filter(narrow: Searcher) -> None:
-    committees = [r[0] for r in narrow.index.sql("SELECT committee FROM documents")]
+    committees = narrow.index.passages.facet_values("committee")
     committee = committees[-1]
     result = narrow.search(BROAD, 8, Filters(committee=committee))
     assert result.hits
     assert {h.document.committee for h in result.hits} == {committee}
-    if passage_count(narrow.index, "d.committee = ?", [committee]) >= 8:
+    if sum(s.document.committee == committee for s in every_passage(narrow.index)) >= 8:
         assert len(result.hits) == 8
 
 
@@ -77,8 +81,8 @@ def test_committee_filter(narrow: Searcher) -> None:
     (date(2023, 11, 30), None),              # the last day of an interval
 ])
 def test_date_filter_overlaps_intervals(searcher: Searcher, since: date | None, until: date | None) -> None:
-    expected = doc_ids(searcher.index, "(? IS NULL OR date_end >= ?) AND (? IS NULL OR date_start <= ?)",
-                       [since and since.isoformat()] * 2 + [until and until.isoformat()] * 2)
+    expected = {d.info.document_id for d in every_document(searcher.index)
+                if d.span is not None and d.span.overlaps(since, until)}
     assert expected, "the seed corpus should have a document in this range"
     result = searcher.search(BROAD, 10, Filters(date_from=since, date_to=until))
     assert result.hits
@@ -212,9 +216,8 @@ def test_below_the_floor_only_passages_with_query_words_stay(searcher: Searcher)
 def test_floor_judges_the_question_against_the_whole_index(searcher: Searcher) -> None:
     """Filters say where to look; whether the question is about anything is asked of everything."""
     query = "Troubled Families programme"
-    elsewhere = doc_ids(searcher.index, "document_id NOT IN (SELECT d.document_id FROM passages_fts f "
-                        "JOIN passages p ON p.id = f.rowid JOIN documents d ON d.doc = p.doc "
-                        "WHERE passages_fts MATCH 'troubled')", [])
+    saying = {s.passage.document_id for s in every_passage(searcher.index) if mentions(s, "troubled")}
+    elsewhere = {d.info.document_id for d in every_document(searcher.index)} - saying
     document = sorted(elsewhere)[0]
     scoped = searcher.search(query, 5, Filters(document=document), tuning=FLOORED)
     assert scoped.hits and {h.document.document_id for h in scoped.hits} == {document}
@@ -292,65 +295,3 @@ def test_real_model_on_the_seed_corpus(tmp_path: Path) -> None:
                 if line.strip() and not line.startswith("#")]
     answered = [q for q in offtopic if real.search(q, 10).hits]
     assert len(answered) <= 0.1 * len(offtopic), answered
-
-
-def _df(index: Index, word: str) -> int:
-    return index.sql("SELECT count(*) FROM passages_fts WHERE passages_fts MATCH ?", [f'"{word}"'])[0][0]
-
-
-def test_very_frequent_words_are_pruned_from_the_keyword_query(searcher: Searcher,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    import minutes.search.hybrid as search_module
-    from minutes.text.query import parse_query
-
-    monkeypatch.setattr(search_module, "PRUNE_MIN_PASSAGES", 0)  # the seed index is tiny
-    total = searcher.index.manifest.passages
-    common = max(["children", "council", "budget", "services"], key=lambda w: _df(searcher.index, w))
-    rare = min(["stockport", "mill", "terrace", "autonomy"], key=lambda w: _df(searcher.index, w) or total)
-    share = (_df(searcher.index, rare) + 0.5) / total
-    assert _df(searcher.index, common) > share * total >= 1
-    fresh = Searcher(searcher.index, searcher.embedder, Tuning(prune_share=share))
-    tuning = fresh.tuning
-    assert fresh._pruned(parse_query(f"{common} {rare}"), tuning).optional == (rare,)
-    # every word frequent: one stays, so the query never becomes empty
-    only_common = parse_query(f"{common} and the council children budget")
-    assert all(_df(searcher.index, w) > share * total for w in only_common.optional)
-    kept = fresh._pruned(only_common, tuning).optional
-    assert len(kept) == 1 and kept[0] in only_common.optional
-    # phrases and exclusions keep their meaning
-    phrased = parse_query(f'"{common}" {rare} -{common}')
-    assert fresh._pruned(phrased, tuning) == phrased
-    excluding = fresh._pruned(parse_query(f"{common} {rare} -budget"), tuning)
-    assert excluding.optional == (rare,) and excluding.excluded == ("budget",)
-    # switched off, or on a small index, every word stays
-    assert fresh._pruned(parse_query(f"{common} {rare}"), Tuning(prune_share=0)).optional == (common, rare)
-    # the postings budget: words kept rarest first while the passages they select add up to it
-    # (share 1: no word is too frequent, so only the budget prunes)
-    both = _df(searcher.index, rare) + _df(searcher.index, common)
-    query = parse_query(f"{common} {rare}")
-    assert fresh._pruned(query, Tuning(prune_share=1.0, keyword_postings=both)).optional == (common, rare)
-    assert fresh._pruned(query, Tuning(prune_share=1.0, keyword_postings=both - 1)).optional == (rare,)
-    assert fresh._pruned(query, Tuning(prune_share=1.0, keyword_postings=0)).optional == (common, rare)
-    assert fresh._pruned(query, Tuning(prune_share=1.0, keyword_postings=1)).optional == (rare,)  # rarest stays
-    monkeypatch.setattr(search_module, "PRUNE_MIN_PASSAGES", 10**9)
-    assert fresh._pruned(parse_query(f"{common} {rare}"), tuning).optional == (common, rare)
-
-
-@pytest.mark.parametrize("filters", [Filters(include_procedural=True), Filters(), Filters(decisions_only=True)])
-def test_keyword_scores_the_semantic_candidates_in_the_same_pass(searcher: Searcher, filters: Filters) -> None:
-    from minutes.text.query import parse_query
-
-    parsed = parse_query(BROAD)
-    alone, none = searcher._keyword(parsed, filters, 8)
-    assert none == {} and 0 < len(alone) <= 8
-    candidates = [row[0] for row in searcher.index.sql("SELECT id FROM passages ORDER BY id DESC LIMIT 30")]
-    best, scored = searcher._keyword(parsed, filters, 8, also=candidates)
-    assert [round(s, 9) for _, s in best] == [round(s, 9) for _, s in alone]
-    marks = ",".join("?" * len(candidates))
-    where, params = search_filter_sql(filters)
-    expected = {row[0]: row[1] for row in searcher.index.sql(
-        f"SELECT f.rowid, bm25(passages_fts, 1.0, 0.3) FROM passages_fts f JOIN passages p ON p.id = f.rowid "
-        f"JOIN documents d ON d.doc = p.doc WHERE passages_fts MATCH ? AND f.rowid IN ({marks}) AND {where}",
-        [parsed.match, *candidates, *params])}
-    assert expected and scored.keys() == expected.keys()
-    assert all(abs(scored[pid] - expected[pid]) < 1e-9 for pid in expected)

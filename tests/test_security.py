@@ -1,4 +1,4 @@
-"""Security headers, request size limits and the optional rate limit (server/security.py)."""
+"""Security headers, request size limits, the optional rate limit and HEAD (minutes/web/security.py, asgi.py)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from fastapi.responses import PlainTextResponse
 from fastapi.testclient import TestClient
 
 from minutes.embed import HashingEmbedder
-from minutes.settings import Settings
 from minutes.web.errors import install_error_handlers
-from minutes.web.security import RequestLimits, TokenBuckets
+from minutes.web.security import ClientLimiter, RequestLimits, client_key
+from minutes.web.settings import WebSettings
 
 from .conftest import ROOT
 
@@ -24,7 +24,7 @@ ERROR_KEYS = {"ok", "error", "status"}
 def make_client(index_dir: Path, embedder: HashingEmbedder, **settings: object) -> TestClient:
     from minutes.web.app import create_app
 
-    return TestClient(create_app(Settings(index_dir=index_dir, model="hashing", **settings),  # type: ignore[arg-type]
+    return TestClient(create_app(WebSettings(index_dir=index_dir, model="hashing", **settings),  # type: ignore[arg-type]
                                  embedder=embedder))
 
 
@@ -113,7 +113,7 @@ def test_streamed_body_over_the_limit_answers_413() -> None:
 
 
 def test_rate_limit_is_off_by_default(client: TestClient) -> None:
-    assert Settings.model_fields["rate_limit"].default == 0
+    assert WebSettings.model_fields["rate_limit"].default == 0
     assert all(client.get("/api/search?q=budget").status_code == 200 for _ in range(30))
 
 
@@ -123,9 +123,11 @@ def test_rate_limit_answers_429_with_retry_after(seed_index_dir: Path, embedder:
         assert statuses == [200] * 5
         refused = limited.get("/api/search?q=budget")
         assert refused.status_code == 429
+        # A sliding window: the next request may go once enough of the minute has passed.
+        retry = int(refused.headers["retry-after"])
+        assert 1 <= retry <= 120
         assert refused.json() == {"ok": False, "status": 429,
-                                  "error": "too many requests: the limit is 5 a minute; try again in 12 s"}
-        assert refused.headers["retry-after"] == "12"
+                                  "error": f"too many requests: the limit is 5 a minute; try again in {retry} s"}
         page = limited.get("/?q=budget")
         assert page.status_code == 429 and "text/html" in page.headers["content-type"]
         # Health checks and static files are never refused.
@@ -133,24 +135,119 @@ def test_rate_limit_answers_429_with_retry_after(seed_index_dir: Path, embedder:
         assert limited.get("/static/style.css").status_code == 200
 
 
-def test_token_buckets_refill_and_keep_clients_apart() -> None:
-    now = [0.0]
-    buckets = TokenBuckets(2, 60.0, clock=lambda: now[0])
-    assert [buckets.take("a"), buckets.take("a")] == [0.0, 0.0]
-    assert buckets.take("a") == pytest.approx(30.0)
-    assert buckets.take("b") == 0.0  # another client has its own bucket
-    now[0] += 30.0
-    assert buckets.take("a") == 0.0
+def test_the_window_moves_and_keeps_clients_apart() -> None:
+    import time
+
+    from limits import RateLimitItemPerSecond
+
+    clients = ClientLimiter(RateLimitItemPerSecond(2, 1))
+    assert [clients.wait("a"), clients.wait("a")] == [0.0, 0.0]
+    wait = clients.wait("a")
+    assert 0 < wait <= 1.0
+    assert clients.wait("b") == 0.0  # another client has its own window
+    time.sleep(wait + 0.05)
+    assert clients.wait("a") == 0.0
 
 
-def test_token_buckets_stay_bounded() -> None:
-    now = [0.0]
-    buckets = TokenBuckets(1, 60.0, clock=lambda: now[0])
-    buckets.MAX_KEYS = 100
-    for i in range(1000):
-        now[0] += 60.0  # every earlier client's bucket has refilled
-        buckets.take(f"10.0.{i // 256}.{i % 256}")
-    assert len(buckets._buckets) <= 101
+def _line_events(call: object) -> int:
+    """How many lines of Python one call runs (in this thread): work, counted without a clock."""
+    import sys
+
+    count = 0
+
+    def tracer(frame: object, event: str, arg: object) -> object:
+        nonlocal count
+        if event == "line":
+            count += 1
+        return tracer
+
+    sys.settrace(tracer)
+    try:
+        call()  # type: ignore[operator]
+    finally:
+        sys.settrace(None)
+    return count
+
+
+def test_a_flood_of_clients_does_not_slow_each_request() -> None:
+    """The work of one request does not grow with the number of clients remembered."""
+    from limits import RateLimitItemPerMinute
+
+    clients = ClientLimiter(RateLimitItemPerMinute(5))
+    for i in range(1_000):
+        clients.wait(f"10.0.{i // 256}.{i % 256}")
+    few = _line_events(lambda: clients.wait("192.0.2.1"))
+    for i in range(1_000, 60_000):
+        clients.wait(f"10.{i // 65536}.{i // 256 % 256}.{i % 256}")
+    many = _line_events(lambda: clients.wait("192.0.2.2"))
+    assert clients.keys() > 50_000   # all remembered (one counter each, in this window)
+    assert many <= few + 5, (few, many)
+
+
+def test_clients_are_forgotten_once_their_window_has_passed() -> None:
+    import time
+
+    from limits import RateLimitItemPerSecond
+
+    clients = ClientLimiter(RateLimitItemPerSecond(1, 1))
+    for i in range(2_000):
+        clients.wait(f"10.0.{i // 256}.{i % 256}")
+    assert clients.keys() == 2_000
+    time.sleep(2.2)   # the counters of this window and the next have expired
+    clients.wait("192.0.2.1")  # any request starts the clean-up of expired windows
+    deadline = time.monotonic() + 5
+    while clients.keys() > 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert clients.keys() <= 2
+
+
+@pytest.mark.parametrize(("host", "key"), [
+    ("203.0.113.7", "203.0.113.7"),
+    ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
+    ("2001:db8:1:2:ffff::1", "2001:db8:1:2::/64"),   # the same /64: one machine, one budget
+    ("::ffff:203.0.113.7", "203.0.113.7"),
+    ("testclient", "testclient"),
+])
+def test_client_key(host: str, key: str) -> None:
+    assert client_key({"type": "http", "client": (host, 1234)}) == key
+
+
+def test_forwarded_headers_are_not_believed_by_default(seed_index_dir: Path, embedder: HashingEmbedder) -> None:
+    """A client cannot pick its own rate-limit bucket by sending X-Forwarded-For."""
+    with make_client(seed_index_dir, embedder, rate_limit=2) as limited:
+        statuses = [limited.get("/api/search?q=budget", headers={"X-Forwarded-For": f"198.51.100.{n}"}).status_code
+                    for n in range(3)]
+    assert statuses == [200, 200, 429]
+
+
+def test_forwarded_headers_of_a_trusted_proxy_name_the_client(seed_index_dir: Path,
+                                                               embedder: HashingEmbedder) -> None:
+    with make_client(seed_index_dir, embedder, rate_limit=2, trusted_proxies=["testclient"]) as proxied:
+        spread = [proxied.get("/api/search?q=budget", headers={"X-Forwarded-For": f"198.51.100.{n}"}).status_code
+                  for n in range(3)]
+        same = [proxied.get("/api/search?q=budget", headers={"X-Forwarded-For": "198.51.100.9"}).status_code
+                for _ in range(3)]
+    assert spread == [200, 200, 200] and same == [200, 200, 429]
+
+
+@pytest.mark.parametrize("path", ["/", "/?q=budget", "/timeline?q=budget", "/documents/004_67b7388c9a981ec9",
+                                  "/api/search?q=budget", "/api/browse?q=budget", "/api/answer?q=budget",
+                                  "/api/timeline?q=budget", "/api/documents/004_67b7388c9a981ec9", "/healthz",
+                                  "/api/export?q=budget&format=csv", "/export?q=budget&format=md",
+                                  "/static/style.css", "/openapi.json", "/docs"])
+def test_head_is_answered_on_every_get_route(client: TestClient, path: str) -> None:
+    get, head = client.get(path), client.head(path)
+    assert get.status_code == 200 and head.status_code == 200
+    assert head.content == b""
+    for name in ("content-type", "content-security-policy", "x-content-type-options"):
+        assert head.headers.get(name) == get.headers.get(name), name
+    if "content-length" in get.headers and not path.startswith(("/api/export", "/export")):
+        assert head.headers["content-length"] == get.headers["content-length"]
+
+
+def test_head_of_a_missing_page_is_a_404_not_a_405(client: TestClient) -> None:
+    assert client.head("/no/such/page").status_code == 404
+    assert client.head("/api/documents/no-such-doc").status_code == 404
 
 
 @pytest.mark.parametrize("path", ["/", "/?q=short+breaks", "/?q=budget+savings&sort=newest&page=2",
@@ -171,15 +268,17 @@ def test_rendered_pages_need_nothing_the_policy_forbids(client: TestClient, path
 @pytest.mark.parametrize("path", ["/api/boom", "/boom"])
 def test_an_unexpected_500_carries_the_headers_and_the_one_shape(seed_index_dir: Path, embedder: HashingEmbedder,
                                                                    path: str) -> None:
-    from minutes.web.app import create_app
+    from minutes.web.app import build_app
+    from minutes.web.asgi import wrap
 
-    app = create_app(Settings(index_dir=seed_index_dir, model="hashing"), embedder=embedder)
+    settings = WebSettings(index_dir=seed_index_dir, model="hashing")
+    app = build_app(settings, embedder=embedder)
 
     @app.get(path)
     def boom() -> None:
         raise ZeroDivisionError("a bug")
 
-    with TestClient(app, raise_server_exceptions=False) as broken:
+    with TestClient(wrap(app, settings), raise_server_exceptions=False) as broken:
         response = broken.get(path)
     assert response.status_code == 500
     assert "frame-ancestors 'none'" in response.headers["content-security-policy"]

@@ -4,10 +4,12 @@ from pathlib import Path
 
 import pytest
 
-from minutes.build import BuildError, build_index
+from minutes.build import build_index
 from minutes.embed import HashingEmbedder
+from minutes.errors import BuildError, IndexCorrupt, IndexMismatch, IndexMissing
 from minutes.search.hybrid import Searcher
-from minutes.storage.sqlite_faiss.store import IndexCorrupt, IndexMismatch, IndexMissing, current_build, open_index
+from minutes.storage import current_build
+from minutes.storage.sqlite_faiss import open_local
 
 from .conftest import CORPUS
 
@@ -20,8 +22,8 @@ def test_build_writes_manifest_and_swaps_in(tmp_path: Path, embedder: HashingEmb
     assert manifest["model"] == "hashing" and manifest["dimension"] == embedder.dimension
     assert manifest["documents"] == 5 and manifest["passages"] == report.passages > 50
     assert manifest["chunker_version"] and manifest["built_at"]
-    index = open_index(tmp_path)
-    assert index.vectors.ntotal == report.passages
+    index = open_local(tmp_path)
+    assert index.vectors.count() == report.passages
     assert index.sql("SELECT count(*) FROM passages")[0][0] == report.passages
 
 
@@ -44,7 +46,7 @@ def test_changed_document_reembeds_only_what_changed(tmp_path: Path, embedder: H
     second = build_index([corpus], tmp_path / "index", embedder)
     assert 1 <= second.embedded <= 3
     assert second.documents == first.documents - 1
-    assert open_index(tmp_path / "index").document("002_da68318a5e23e408") is None
+    assert open_local(tmp_path / "index").passages.document("002_da68318a5e23e408") is None
 
 
 def test_failed_build_leaves_previous_index_serving(fresh_index_dir: Path, embedder: HashingEmbedder) -> None:
@@ -56,7 +58,7 @@ def test_failed_build_leaves_previous_index_serving(fresh_index_dir: Path, embed
     with pytest.raises(RuntimeError):
         build_index([CORPUS], fresh_index_dir, embedder, after_embedding=explode)
     assert current_build(fresh_index_dir) == before
-    result = Searcher(open_index(fresh_index_dir), embedder).search("short breaks")
+    result = Searcher(open_local(fresh_index_dir), embedder).search("short breaks")
     assert result.hits
 
 
@@ -82,7 +84,7 @@ def test_duplicate_ids_are_reported(tmp_path: Path, embedder: HashingEmbedder) -
 
 def test_missing_index_says_how_to_build(tmp_path: Path) -> None:
     with pytest.raises(IndexMissing, match="minutes index"):
-        open_index(tmp_path)
+        open_local(tmp_path)
 
 
 def test_mismatched_model_asks_for_rebuild(seed_index_dir: Path) -> None:
@@ -90,7 +92,7 @@ def test_mismatched_model_asks_for_rebuild(seed_index_dir: Path) -> None:
         name = "other"
 
     with pytest.raises(IndexMismatch, match="rebuild"):
-        Searcher(open_index(seed_index_dir), OtherModel())
+        Searcher(open_local(seed_index_dir), OtherModel())
 
 
 def test_old_chunker_version_asks_for_rebuild(fresh_index_dir: Path, embedder: HashingEmbedder) -> None:
@@ -99,7 +101,7 @@ def test_old_chunker_version_asks_for_rebuild(fresh_index_dir: Path, embedder: H
     manifest["chunker_version"] = "0"
     manifest_path.write_text(json.dumps(manifest))
     with pytest.raises(IndexMismatch, match="older version of Minutes.*rebuild"):
-        Searcher(open_index(fresh_index_dir), embedder)
+        Searcher(open_local(fresh_index_dir), embedder)
 
 
 @pytest.mark.parametrize("damaged", ["vectors.faiss", "manifest.json", "index.sqlite"])
@@ -108,7 +110,7 @@ def test_corrupt_files_are_named(fresh_index_dir: Path, embedder: HashingEmbedde
     os.chmod(path, 0o644)
     path.write_bytes(b"\x00garbage" * 10)
     with pytest.raises(IndexCorrupt, match=damaged):
-        Searcher(open_index(fresh_index_dir), embedder).search("short breaks")
+        Searcher(open_local(fresh_index_dir), embedder).search("short breaks")
 
 
 def test_old_builds_are_pruned(tmp_path: Path, embedder: HashingEmbedder) -> None:

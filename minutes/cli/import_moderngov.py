@@ -1,6 +1,6 @@
 """`minutes import moderngov BASE_URL`: fetch a council's meetings, then index them.
 
-Registered on the `minutes` group by minutes.cli.commands. The import writes a folder of documents
+Added to the `minutes` group by minutes.cli. The import writes a folder of documents
 (see minutes.sources.moderngov.importer) and then builds the index of that folder together with
 whatever the current index was built from, so an import adds to the index rather than
 replacing it. Re-running an unchanged import rewrites nothing and embeds nothing.
@@ -15,9 +15,14 @@ from urllib.parse import urlparse
 
 import click
 
+from minutes.cli.index import run_build
 from minutes.dates import parse_filter_date
 from minutes.ingest import IngestOptions
+from minutes.ingest.report import problem_lines
 from minutes.settings import Settings
+from minutes.sources.moderngov.client import Client
+from minutes.sources.moderngov.importer import Importer, default_window
+from minutes.storage import open_backend
 
 
 @click.group(name="import")
@@ -29,18 +34,9 @@ def _date(value: str | None, end: bool = False) -> date | None:
     return parse_filter_date(value, end=end) if value else None
 
 
-def previous_sources(index_dir: Path) -> list[Path]:
+def previous_sources(index_dir: Path, backend: str | None = None) -> list[Path]:
     """The folders the serving index was built from (those that still exist)."""
-    from minutes.storage.sqlite_faiss.store import Manifest, current_build
-
-    build = current_build(index_dir)
-    if build is None or not (build / "manifest.json").exists():
-        return []
-    try:
-        manifest = Manifest.from_json((build / "manifest.json").read_text())
-    except (OSError, ValueError, TypeError):
-        return []
-    return [Path(p) for p in manifest.sources if Path(p).exists()]
+    return [Path(p) for p in open_backend(index_dir, backend).previous_sources() if Path(p).exists()]
 
 
 @import_group.command(name="moderngov")
@@ -53,7 +49,13 @@ def previous_sources(index_dir: Path) -> list[Path]:
 @click.option("--out", "out_dir", type=click.Path(path_type=Path),
               help="Folder for the imported documents [default: imports/<site host>].")
 @click.option("--delay", type=float, default=1.0, show_default=True, help="Seconds between requests to the site.")
-@click.option("--timeout", type=float, default=30.0, show_default=True, help="Seconds before a request times out.")
+@click.option("--timeout", type=float, default=60.0, show_default=True,
+              help="Seconds a whole request may take (connect, headers and body together).")
+@click.option("--max-size", "max_mb", type=click.FloatRange(min=0.001), default=100.0, show_default=True,
+              help="Largest response in MB (decoded); a larger paper is reported and skipped.")
+@click.option("--allow-host", "allow_hosts", multiple=True, metavar="HOST",
+              help="Also fetch papers from this host (a council's separate document server); repeatable. "
+                   "Other hosts are never fetched.")
 @click.option("--retries", type=int, default=3, show_default=True, help="Retries after a time-out or 5xx.")
 @click.option("--backoff", type=float, default=1.0, show_default=True,
               help="Seconds before the first retry; doubled for each one after (Retry-After wins).")
@@ -65,13 +67,9 @@ def previous_sources(index_dir: Path) -> list[Path]:
 @click.pass_obj
 def moderngov(settings: Settings, base_url: str, committees: tuple[str, ...], date_from: str | None,
               date_to: str | None, council: str | None, out_dir: Path | None, delay: float, timeout: float,
-              retries: int, backoff: float, offline: bool, documents: bool, build: bool) -> None:
+              retries: int, backoff: float, offline: bool, documents: bool, build: bool, max_mb: float,
+              allow_hosts: tuple[str, ...]) -> None:
     """Import the meetings of the ModernGov site at BASE_URL (e.g. https://democracy.kent.gov.uk)."""
-    from minutes.cli.commands import run_build
-    from minutes.ingest.report import problem_lines
-    from minutes.sources.moderngov.client import Client
-    from minutes.sources.moderngov.importer import Importer, default_window
-
     if not urlparse(base_url).scheme.startswith("http"):
         raise click.BadParameter(f"'{base_url}' is not an http(s) URL", param_hint="BASE_URL")
     since, until = default_window(_date(date_from), _date(date_to, end=True))
@@ -80,8 +78,10 @@ def moderngov(settings: Settings, base_url: str, committees: tuple[str, ...], da
     host = urlparse(base_url).netloc
     out_dir = out_dir or Path("imports") / host
     cache_dir = settings.index_dir / "http-cache" / host
-    with Client(cache_dir, delay=delay, timeout=timeout, retries=retries, backoff=backoff, offline=offline) as client:
-        importer = Importer(base_url, out_dir, client, council=council, download_documents=documents)
+    with Client(cache_dir, delay=delay, timeout=timeout, retries=retries, backoff=backoff, offline=offline,
+                max_bytes=int(max_mb * 1024 * 1024)) as client:
+        importer = Importer(base_url, out_dir, client, council=council, download_documents=documents,
+                            document_hosts=allow_hosts)
         report = importer.run(list(committees), since, until)
         stats = client.stats
     for line in problem_lines(report.problems):
@@ -97,5 +97,6 @@ def moderngov(settings: Settings, base_url: str, committees: tuple[str, ...], da
         click.echo("Error: nothing could be imported", err=True)
         sys.exit(1)
     if build:
-        sources = [p for p in previous_sources(settings.index_dir) if p.resolve() != out_dir.resolve()]
+        sources = [p for p in previous_sources(settings.index_dir, settings.backend)
+                   if p.resolve() != out_dir.resolve()]
         run_build(settings, [*sources, out_dir], ingest=IngestOptions(council=council))

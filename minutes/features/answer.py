@@ -10,17 +10,20 @@ does not is refused. When no sentence is close enough, the answer says so instea
 from __future__ import annotations
 
 import logging
-import re
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
+from cachetools import LRUCache
 
 from minutes.embed import Embedder
+from minutes.errors import MinutesError
 from minutes.records import Hit
+from minutes.search.query import PreparedQuery
+from minutes.text import sentences
 from minutes.text.query import STOPWORDS
+from minutes.text.stem import stems, words
 
 log = logging.getLogger("minutes")
 
@@ -36,8 +39,6 @@ MIN_WORDS, MAX_WORDS = 5, 70
 MAX_EMBEDDED = 48
 CACHE_SIZE = 4096
 
-_SENTENCE = re.compile(r"[^\n]+?(?:[.!?](?=\s+[A-Z0-9“\"'(£])|$)", re.MULTILINE)
-_WORD = re.compile(r"[a-z0-9£]+")
 _LEADERS = " \t\u00a0·•*–-"  # bullets and the space around them are not part of a quote
 
 NO_HITS = "No passages match this question, so there is no answer to quote."
@@ -45,7 +46,7 @@ NOT_ANSWERED = ("The passages found do not answer this question directly; "
                 "read the passages below, or try other words.")
 
 
-class CitationError(ValueError):
+class CitationError(MinutesError, ValueError):
     """A quoted sentence that does not appear verbatim in the passage it cites."""
 
 
@@ -84,29 +85,28 @@ class Answer:
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each sentence or line of `text`, trimmed of surrounding space."""
+    """(start, end) of each sentence or line of `text`, without the bullet or space around it."""
     spans = []
-    for match in _SENTENCE.finditer(text):
-        start, end = match.span()
-        piece = match.group()
+    for start, end in sentences.sentence_spans(text):
+        piece = text[start:end]
         start += len(piece) - len(piece.lstrip(_LEADERS))
-        end -= len(piece) - len(piece.rstrip())
         if end > start:
             spans.append((start, end))
     return spans
 
 
 def _content_words(text: str) -> set[str]:
-    return {w[:6] for w in _WORD.findall(text.lower()) if w not in STOPWORDS and len(w) > 2}
+    """The stems of the words that carry meaning (the same stems the keyword engine matches)."""
+    return set(stems(w for w in words(text) if len(w) > 2 and w.lower() not in STOPWORDS))
 
 
 def _quotable(text: str) -> bool:
-    words = len(text.split())
-    return MIN_WORDS <= words <= MAX_WORDS and not text.lstrip().startswith("|")
+    count = len(text.split())
+    return MIN_WORDS <= count <= MAX_WORDS and not text.lstrip().startswith("|")
 
 
-_cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
-_cache_lock = threading.Lock()
+_cache: LRUCache[tuple[str, str], np.ndarray] = LRUCache(maxsize=CACHE_SIZE)
+_cache_lock = threading.Lock()  # an LRUCache is not thread-safe; the server answers on a thread pool
 
 
 def _encode(embedder: Embedder, texts: list[str]) -> np.ndarray:
@@ -120,22 +120,27 @@ def _encode(embedder: Embedder, texts: list[str]) -> np.ndarray:
             for text, vector in zip(missing, fresh, strict=True):
                 known[text] = vector
                 _cache[(embedder.name, text)] = vector
-            while len(_cache) > CACHE_SIZE:
-                _cache.popitem(last=False)
     return np.stack([known[t] for t in texts]) if texts else np.zeros((0, embedder.dimension), np.float32)
 
 
-def score_sentences(query: str, hits: Sequence[Hit], embedder: Embedder) -> list[ScoredSentence]:
-    """Every quotable sentence of `hits`, scored against `query` (the first MAX_EMBEDDED by the model)."""
+def _text(query: str | PreparedQuery) -> str:
+    return query.text if isinstance(query, PreparedQuery) else query
+
+
+def score_sentences(query: str | PreparedQuery, hits: Sequence[Hit], embedder: Embedder) -> list[ScoredSentence]:
+    """Every quotable sentence of `hits`, scored against `query` (the first MAX_EMBEDDED by the model).
+
+    A `PreparedQuery` brings the vector the search already made: the question is embedded once a page.
+    """
     candidates = [(hit, s, e) for hit in hits for s, e in sentence_spans(hit.passage.text)
                   if _quotable(hit.passage.text[s:e])]
     if not candidates:
         return []
     texts = [hit.passage.text[s:e] for hit, s, e in candidates]
-    query_vector = embedder.encode([query])[0]
+    query_vector = query.vector if isinstance(query, PreparedQuery) else embedder.encode([query])[0]
     embedded = _encode(embedder, texts[:MAX_EMBEDDED])
     cosines = list(np.asarray(embedded @ query_vector)) + [0.0] * (len(texts) - len(embedded))
-    asked = _content_words(query)
+    asked = _content_words(_text(query))
     scored = []
     for (hit, s, e), text, cosine in zip(candidates, texts, cosines, strict=True):
         overlap = len(asked & _content_words(text)) / len(asked) if asked else 0.0
@@ -181,16 +186,17 @@ def checked(answer: Answer) -> Answer:
     return replace(answer, quotes=tuple(kept), citations=citations)
 
 
-def build_answer(query: str, hits: Sequence[Hit], embedder: Embedder,
+def build_answer(question: str | PreparedQuery, hits: Sequence[Hit], embedder: Embedder,
                  scored: Sequence[ScoredSentence] | None = None,
                  threshold: float | None = None) -> Answer:
     """The best few sentences of the top passages, each cited; checked before it is returned."""
+    query = _text(question)
     top = list(hits[:ANSWER_PASSAGES])
     if not top:
         return Answer(query, False, (), (), NO_HITS)
     top_ids = {h.passage.passage_id for h in top}
     if scored is None:
-        scored = score_sentences(query, top, embedder)
+        scored = score_sentences(question, top, embedder)
     pool = sorted((s for s in scored if s.hit.passage.passage_id in top_ids), key=lambda s: -s.score)
     limit = THRESHOLDS.get(embedder.name, 0.5) if threshold is None else threshold
     if not pool or pool[0].score < limit:

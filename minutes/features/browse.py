@@ -12,13 +12,14 @@ import math
 from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import date
-from typing import Any
+from typing import Any, Literal, get_args
 
 from minutes.dates import DateError, parse_span
 from minutes.records import DateSpan, Filters, Hit, SearchResult
-from minutes.search.hybrid import MAX_K, Searcher
+from minutes.search.hybrid import MAX_K, PreparedQuery, Searcher
 
-SORTS = ("relevance", "newest", "oldest")
+Sort = Literal["relevance", "newest", "oldest"]   # the one list of sort orders
+SORTS: tuple[Sort, ...] = get_args(Sort)
 POOL = MAX_K          # passages fetched once, then counted, sorted and paged
 MAX_PER_PAGE = MAX_K
 
@@ -105,12 +106,13 @@ def _values(counts: Counter[str], selected: str | None) -> list[FacetValue]:
     return values
 
 
-def facet_counts(searcher: Searcher, query: str, filters: Filters,
+def facet_counts(searcher: Searcher, query: str | PreparedQuery, filters: Filters,
                  result: SearchResult) -> dict[str, list[FacetValue]]:
     """Counts per council, committee and year; each counted without its own filter."""
+    prepared = query if isinstance(query, PreparedQuery) else searcher.prepare(query)
 
     def pool_without(**unset: Any) -> list[Hit]:
-        return searcher.search(query, POOL, replace(filters, **unset)).hits
+        return searcher.search(prepared, POOL, replace(filters, **unset)).hits
 
     councils = _count(pool_without(council=None) if filters.council else result.hits, "council")
     committees = _count(pool_without(committee=None) if filters.committee else result.hits, "committee")
@@ -125,14 +127,17 @@ def facet_counts(searcher: Searcher, query: str, filters: Filters,
     }
 
 
-def browse(searcher: Searcher, query: str, filters: Filters | None = None, sort: str = "relevance",
-           page: int = 1, per_page: int = 10, facets: bool = True) -> Browse:
-    """One page of results for `query`, sorted, with facet counts over all of them."""
+def browse(searcher: Searcher, query: str | PreparedQuery, filters: Filters | None = None,
+           sort: str = "relevance", page: int = 1, per_page: int = 10, facets: bool = True) -> Browse:
+    """One page of results for `query`, sorted, with facet counts over all of them (each a search of
+    its own, sharing the prepared query: the question is embedded once)."""
     filters = filters or Filters()
     if sort not in SORTS:
         raise ValueError(f"sort must be one of {', '.join(SORTS)}, not '{sort}'")
     if not 1 <= per_page <= MAX_PER_PAGE:
         raise ValueError(f"per_page must be between 1 and {MAX_PER_PAGE}, not {per_page}")
+    if not isinstance(query, PreparedQuery):
+        query = searcher.prepare(query)
     result = searcher.search(query, POOL, filters)
     ordered = sort_hits(result.hits, sort)
     pages = max(1, math.ceil(len(ordered) / per_page))

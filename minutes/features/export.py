@@ -10,12 +10,13 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from urllib.parse import quote
 
 from minutes.records import Hit
-from minutes.render import context_url, source_link
+from minutes.urls import source_link
 
 FORMATS = {
     "md": "text/markdown; charset=utf-8",
@@ -46,13 +47,12 @@ class Cited:
         return self.source_url or self.passage_url
 
 
-def cite(hits: Sequence[Hit], base_url: str, retrieved: date) -> list[Cited]:
-    """Numbered citations for `hits`, in order; `base_url` makes the passage links absolute."""
-    base = base_url.rstrip("/")
+def cite(hits: Sequence[Hit], passage_url: Callable[[Hit], str], retrieved: date) -> list[Cited]:
+    """Numbered citations for `hits`, in order; `passage_url(hit)` is the passage's absolute address
+    in the service that exports it (the web layer knows its routes; this module does not)."""
     return [Cited(number=i, text=h.passage.text, council=h.document.council, committee=h.document.committee,
                   meeting_date=h.document.date, item=h.document.item or h.document.title, page=h.passage.page,
-                  source_url=source_link(h), passage_url=base + context_url(h.document.document_id,
-                                                                             h.passage.ordinal),
+                  source_url=source_link(h), passage_url=passage_url(h),
                   retrieved=retrieved, passage_id=h.passage.passage_id, kind=h.passage.kind)
             for i, h in enumerate(hits, 1)]
 
@@ -84,8 +84,30 @@ def _title(query: str) -> str:
     return f"Briefing note: {query}" if query else "Briefing note"
 
 
+# Markdown from papers must stay text: every character that could start a link, an image, an
+# autolink (GFM's bare http://, www. and e-mail ones too), raw HTML, an entity, emphasis, code or a
+# table is backslash-escaped. CommonMark renders an escaped ASCII punctuation character as itself,
+# so the quote stays exact when rendered.
+_MD_ANYWHERE = re.compile(r"([\\`*_\[\]<>!|~#@]|&(?=#?\w+;))")
+_MD_BARE_LINK = re.compile(r"(?i)(?<=[a-z0-9])(:)(?=//)|(?<=\bwww)(\.)")      # GFM autolinks http:// and www.
+_MD_LINE_START = re.compile(r"^(\s*)([-+=>]|\d+[.)])")                          # lists, quotes, setext lines
+
+
 def _md_escape(text: str) -> str:
-    return re.sub(r"([\\`*_\[\]<>#|])", r"\\\1", text)
+    text = _MD_ANYWHERE.sub(r"\\\1", text)
+    text = _MD_BARE_LINK.sub(lambda m: "\\" + (m.group(1) or m.group(2)), text)
+    return "\n".join(_MD_LINE_START.sub(_escape_line_start, line) for line in text.split("\n"))
+
+
+def _escape_line_start(match: re.Match[str]) -> str:
+    marker = match.group(2)  # "-", "+", "=", ">" or a number and its "." or ")": escape the mark
+    return f"{match.group(1)}{marker[:-1]}\\{marker[-1]}"
+
+
+def _md_url(url: str) -> str:
+    """A URL safe inside `<...>`: spaces, controls, `<`, `>`, quotes and backslashes percent-encoded,
+    so a source address cannot end the autolink or the line and add Markdown of its own."""
+    return quote(url, safe="!#$%&'()*+,-./:;=?@[]^_`{|}~")
 
 
 def to_markdown(query: str, cited: Sequence[Cited], scope: str = "") -> str:
@@ -100,23 +122,31 @@ def to_markdown(query: str, cited: Sequence[Cited], scope: str = "") -> str:
         lines += [f"## {c.number}. {_md_escape(heading or c.passage_id)}", ""]
         if c.item:
             lines += [f"**Item:** {_md_escape(c.item)}", ""]
-        # Quotes stay exact when rendered; `<` and `>` are escaped so no tag in a paper becomes live HTML.
-        lines += ["> " + re.sub(r"([<>])", r"\\\1", line) if line.strip() else ">"
-                  for line in c.text.splitlines()] + [""]
-        lines += [f"[{c.number}] {_md_escape(_citation_source(c))}. <{c.url}> (retrieved {c.retrieved.isoformat()}).",
-                  ""]
+        lines += ["> " + _md_escape(line) if line.strip() else ">" for line in c.text.splitlines()] + [""]
+        lines += [f"[{c.number}] {_md_escape(_citation_source(c))}. <{_md_url(c.url)}> "
+                  f"(retrieved {c.retrieved.isoformat()}).", ""]
     return "\n".join(lines)
 
 
+# A cell that starts like a formula would run in a spreadsheet; a leading apostrophe keeps it text.
+# OWASP's list (= + - @ tab CR), plus | and % (DDE in old Excel) and the fullwidth forms some
+# locales' spreadsheets also read as formulas. defusedcsv covers fewer (no tab, CR or fullwidth).
+_FORMULA_START = frozenset("=+-@\t\r|%\uff1d\uff0b\uff0d\uff20")
+# Excel in much of Europe splits a .csv on `;`, quotes or not: what follows a `;` inside a cell
+# starts a cell there, so it is guarded the same way.
+_AFTER_SEMICOLON = re.compile(";(?=[=+\\-@|%\uff1d\uff0b\uff0d\uff20])")
+
+
 def _cell(value: object) -> str:
-    text = "" if value is None else str(value)
-    # A cell that starts like a formula would run in a spreadsheet; a leading apostrophe keeps it text.
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    text = _AFTER_SEMICOLON.sub(";'", "" if value is None else str(value))
+    return "'" + text if text[:1] in _FORMULA_START else text
 
 
 def to_csv(cited: Sequence[Cited]) -> str:
+    """Every cell quoted (a reader that guesses the separator sees `","` between cells), and no
+    cell, nor a piece of one cut at a `;`, starts a formula."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = csv.writer(out, lineterminator="\r\n", quoting=csv.QUOTE_ALL)
     writer.writerow(CSV_FIELDS)
     for c in cited:
         row = {"number": c.number, "council": c.council, "committee": c.committee, "meeting_date": c.meeting_date,

@@ -6,24 +6,30 @@ nothing user-supplied is ever rendered unescaped.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
 from minutes.text.query import parse_query
-
-
-def _pattern(term: str) -> re.Pattern[str]:
-    words = [re.escape(w) for w in term.split()]
-    # A word's stem matches its inflections ("break" → "breaks"), as FTS5's porter stemmer does.
-    stems = [w[:-1] if len(w) > 4 and w.endswith("s") else w for w in words]
-    return re.compile(r"\b" + r"\W+".join(stems) + r"\w*", re.IGNORECASE)
+from minutes.text.stem import stemmed_words, stems, words
 
 
 def highlight_spans(text: str, terms: Iterable[str]) -> list[tuple[int, int]]:
-    """Sorted, non-overlapping (start, end) spans of `text` that match any term."""
-    spans = sorted(m.span() for term in terms if term.strip() for m in _pattern(term).finditer(text))
+    """Sorted, non-overlapping (start, end) spans of `text` that match any term.
+
+    A term matches where the text has its words in order with the same stems, so `policies`
+    marks "policy" and "break" marks "breaks", exactly the words the keyword engine matched.
+    """
+    text_words = stemmed_words(text)
+    text_stems = [w.stem for w in text_words]
+    spans: list[tuple[int, int]] = []
+    for term in terms:
+        wanted = stems(words(term))
+        n = len(wanted)
+        if not n:
+            continue
+        spans.extend((text_words[i].start, text_words[i + n - 1].end)
+                     for i in range(len(text_stems) - n + 1) if text_stems[i:i + n] == wanted)
     merged: list[tuple[int, int]] = []
-    for start, end in spans:
+    for start, end in sorted(spans):
         if merged and start <= merged[-1][1]:
             merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
         else:

@@ -13,13 +13,27 @@ Around the readers, `load_documents`:
   nothing but their bytes (failures are remembered too);
 - reports gaps (no source URL, no council, files named in metadata but missing) as
   Problems of kind "gap", which are indexed anyway, unlike "failed" ones.
+
+And it keeps a hostile file from costing more than its share (issue 17):
+- each file is read once; its hash and its extraction come from the same bytes (a private
+  snapshot is what the reader opens), so a file changed mid-read cannot be cached wrong;
+- PDF, Word and HTML are extracted in a child process with a time and a memory cap
+  (sandbox.py); every document is capped in pages, characters and passages (limits.py),
+  and each cut is reported with its file;
+- symbolic links are not followed (a link out of the folder is reported), and hidden
+  folders that are skipped are reported (kind "skipped");
+- a text file's front matter is trusted only in the user's own corpus: a paper that a
+  metadata.json lists (downloaded, as `minutes import` does) is read as plain text.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 import sqlite3
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -27,8 +41,9 @@ from typing import Any
 
 from tqdm import tqdm
 
-from minutes.ingest.folder import FileFacts, FolderDefaults, Folders
-from minutes.ingest.text import read_text_document
+from minutes.ingest import limits as caps
+from minutes.ingest.folder import IMPORT_MANIFEST, FileFacts, FolderDefaults, Folders
+from minutes.ingest.text import read_text_bytes, read_text_document
 from minutes.records import Document
 
 
@@ -37,7 +52,8 @@ class Problem:
     """A file or URL that was skipped (or indexed with a gap), and why.
 
     kind: "failed" (not indexed), "duplicate" (same bytes as a file already indexed),
-    "gap" (indexed, but metadata is missing: no URL, a file named in metadata is absent...).
+    "gap" (indexed, but metadata is missing: no URL, a file named in metadata is absent...,
+    or a cap cut it), "skipped" (a hidden folder or a symbolic link, never read).
     """
 
     source: str
@@ -61,6 +77,7 @@ class IngestOptions:
     cache_path: Path | None = None
     progress: bool | None = None  # None: a bar only on a terminal
     stats: IngestStats = field(default_factory=IngestStats)
+    limits: caps.Limits = field(default_factory=caps.Limits.from_environment)
 
     def defaults(self) -> FolderDefaults:
         return FolderDefaults(council=self.council, committees=dict(self.committee_names))
@@ -100,20 +117,59 @@ def _load_optional_readers() -> None:
             continue
 
 
-def iter_files(paths: Iterable[Path]) -> Iterator[tuple[Path, Path]]:
-    """(file, root) for every readable file under the given files or folders, sorted."""
+def scan(paths: Iterable[Path]) -> tuple[list[tuple[Path, Path]], list[Problem]]:
+    """(file, root) for every readable file under the given files or folders, sorted; and
+    what was skipped: hidden folders, and symbolic links (never followed)."""
     _load_optional_readers()
+    files: list[tuple[Path, Path]] = []
+    skipped: list[Problem] = []
     for root in paths:
         root = Path(root)
         if root.is_file():
-            yield root, root.parent
+            files.append((root, root.parent))
             continue
-        for path in sorted(root.rglob("*")):
-            if not path.is_file() or any(part.startswith(".") for part in path.relative_to(root).parts):
-                continue
-            if path.name.lower() in IGNORED_NAMES or path.suffix.lower() not in READERS:
-                continue
-            yield path, root
+        found: list[Path] = []
+        for folder, dirs, names in os.walk(root):  # never descends into a linked folder
+            here = Path(folder)
+            for name in sorted(dirs):
+                sub = here / name
+                if sub.is_symlink():
+                    skipped.append(Problem(str(sub), f"symbolic link to a folder ({_link_target(sub)}); "
+                                                     "not followed", kind="skipped"))
+                elif name.startswith(".") and _holds_readable(sub):
+                    skipped.append(Problem(str(sub), "hidden folder; not indexed", kind="skipped"))
+            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not (here / d).is_symlink())
+            for name in names:
+                path = here / name
+                if name.startswith(".") or name.lower() in IGNORED_NAMES or path.suffix.lower() not in READERS:
+                    continue
+                if path.is_symlink() and root.resolve() not in path.resolve().parents:
+                    skipped.append(Problem(str(path), f"symbolic link out of the folder ({_link_target(path)}); "
+                                                      "not followed", kind="skipped"))
+                    continue
+                found.append(path)
+        files += [(path, root) for path in sorted(found)]
+    return files, skipped
+
+
+def _holds_readable(folder: Path) -> bool:
+    """Whether a skipped folder held a file that would have been read (else it is not worth a line)."""
+    for _here, _dirs, names in os.walk(folder):
+        if any(Path(n).suffix.lower() in READERS and n.lower() not in IGNORED_NAMES for n in names):
+            return True
+    return False
+
+
+def _link_target(path: Path) -> str:
+    try:
+        return f"to {os.readlink(path)}"
+    except OSError:
+        return "unreadable"
+
+
+def iter_files(paths: Iterable[Path]) -> Iterator[tuple[Path, Path]]:
+    """(file, root) for every readable file under the given files or folders, sorted."""
+    yield from scan(paths)[0]
 
 
 class ExtractionCache:
@@ -207,17 +263,77 @@ def _apply_facts(doc: Document, facts: FileFacts, binary: bool) -> tuple[Documen
     return doc, gaps
 
 
+def _capped(doc: Document, limits: caps.Limits) -> tuple[Document, list[str]]:
+    """The document within the character and passage caps, and what was cut."""
+    from minutes.chunk import chunk_document
+
+    notes = []
+    if len(doc.text) > limits.max_chars:
+        notes.append(f"capped: the first {limits.max_chars:,} of {len(doc.text):,} characters indexed (max_chars)")
+        doc = replace(doc, text=doc.text[:limits.max_chars],
+                      page_starts=tuple(p for p in doc.page_starts if p < limits.max_chars))
+    if len(doc.text.split(maxsplit=limits.max_passages)) > limits.max_passages:  # a passage holds a word at least
+        passages = chunk_document(doc)
+        if len(passages) > limits.max_passages:
+            cut = passages[limits.max_passages].char_start
+            notes.append(f"capped: the first {limits.max_passages:,} of {len(passages):,} passages indexed "
+                         "(max_passages)")
+            doc = replace(doc, text=doc.text[:cut].rstrip(), page_starts=tuple(p for p in doc.page_starts if p < cut))
+    return doc, notes
+
+
+class _Extractor:
+    """Runs a binary format's reader on a private snapshot of the bytes that were hashed."""
+
+    def __init__(self) -> None:
+        self._snapshots = Path(tempfile.mkdtemp(prefix="minutes-extract-"))
+        self._sandbox: Any = None
+
+    def extract(self, reader: Reader, data: bytes, path: Path, root: Path,
+                limits: caps.Limits) -> tuple[list[Document], list[str]]:
+        from minutes.ingest import sandbox
+
+        snapshot = self._snapshots / path.relative_to(root)
+        snapshot.parent.mkdir(parents=True, exist_ok=True)
+        snapshot.write_bytes(data)
+        try:
+            if sandbox.enabled():
+                self._sandbox = self._sandbox or sandbox.Sandbox()
+                documents, notes = self._sandbox.extract(reader, snapshot, self._snapshots, limits)
+            else:
+                with caps.applying(limits) as notes:
+                    documents = list(reader(snapshot, self._snapshots))
+        finally:
+            snapshot.unlink(missing_ok=True)
+        return [replace(d, path=str(path)) if d.path == str(snapshot) else d for d in documents], notes
+
+    def close(self) -> None:
+        if self._sandbox is not None:
+            self._sandbox.stop()
+        shutil.rmtree(self._snapshots, ignore_errors=True)
+
+
+def _downloaded(path: Path, facts: FileFacts) -> bool:
+    """A paper fetched from elsewhere (listed in a metadata.json, or in an import's documents/ folder)."""
+    return facts.listed or (path.parent.name == "documents" and (path.parent.parent / IMPORT_MANIFEST).is_file())
+
+
 def load_documents(paths: Iterable[Path], options: IngestOptions | None = None) -> Iterator[Document | Problem]:
     """Every document under `paths`; unreadable files come out as Problems, in order."""
+    from minutes.ingest.sandbox import failure_reason
+
     options = options or IngestOptions()
+    limits = options.limits
     roots = [Path(p) for p in paths]
-    files = list(iter_files(roots))
+    files, skipped = scan(roots)
+    yield from skipped
     folders = Folders(options.defaults())
     for root in roots:
         if root.is_dir():
             for source, reason in folders.missing_files(root):
                 yield Problem(source, reason, kind="gap")
     cache = ExtractionCache(options.cache_path) if options.cache_path else None
+    extractor = _Extractor()
     seen: dict[str, Path] = {}
     try:
         bar = tqdm(files, desc="extracting", unit=" files",
@@ -226,7 +342,7 @@ def load_documents(paths: Iterable[Path], options: IngestOptions | None = None) 
             options.stats.files += 1
             suffix = path.suffix.lower()
             try:
-                data = path.read_bytes()
+                data = path.read_bytes()  # the only read: hashed and extracted alike
             except OSError as exc:
                 yield Problem(str(path), f"cannot read the file ({exc.strerror or exc})")
                 continue
@@ -236,39 +352,47 @@ def load_documents(paths: Iterable[Path], options: IngestOptions | None = None) 
                 continue
             seen[digest] = path
             version = VERSIONS.get(suffix)
+            cache_version = f"{version}|{limits.key()}" if version else None
             default_id = _default_id(path, root)
+            facts = folders.facts(path, root)
             documents: list[Document] | None = None
-            hit = cache.get(digest, version) if cache is not None and version else None
+            notes: list[str] = []
+            hit = cache.get(digest, cache_version) if cache is not None and cache_version else None
             if hit is not None:
                 ok, payload = hit
                 options.stats.from_cache += 1
                 if not ok:
                     yield Problem(str(path), str(payload))
                     continue
-                documents = _from_payload(payload, default_id, path)
+                documents = _from_payload(payload["documents"], default_id, path)
+                notes = list(payload["notes"])
             else:
                 try:
-                    documents = list(READERS[suffix](path, root))
+                    if version is None and READERS[suffix] is read_text_document:
+                        documents = list(read_text_bytes(data, path, root, trusted=not _downloaded(path, facts)))
+                    elif version is None:
+                        with caps.applying(limits) as notes:
+                            documents = list(READERS[suffix](path, root))
+                    else:
+                        documents, notes = extractor.extract(READERS[suffix], data, path, root, limits)
                 except Exception as exc:  # one bad file must never stop the rest
-                    reason = str(exc).strip() or type(exc).__name__
-                    if not isinstance(exc, ValueError):
-                        reason = f"{type(exc).__name__}: {reason}"
-                    if cache is not None and version:
-                        cache.put(digest, version, False, reason)
+                    reason = failure_reason(exc)
+                    if cache is not None and cache_version and "(max_" not in reason:
+                        cache.put(digest, cache_version, False, reason)  # a cap refusal is retried next time
                     yield Problem(str(path), reason)
                     continue
                 options.stats.extracted += version is not None
-                if cache is not None and version:
+                if cache is not None and cache_version:
                     payload = _to_payload(documents, default_id)
                     if payload is not None:
-                        cache.put(digest, version, True, payload)
-            facts = folders.facts(path, root)
+                        cache.put(digest, cache_version, True, {"documents": payload, "notes": notes})
             if facts.expected_hash and facts.expected_hash != digest:
                 facts.gaps.append("file differs from the hash in metadata.json (another version?)")
             reported: set[str] = set()
             for doc in documents:
+                doc, cut = _capped(doc, limits)
                 doc, gaps = _apply_facts(doc, facts, binary=version is not None)
-                for gap in gaps:
+                for gap in [*notes, *cut, *gaps]:
                     if gap not in reported:
                         reported.add(gap)
                         yield Problem(str(path), gap, kind="gap")
@@ -276,5 +400,6 @@ def load_documents(paths: Iterable[Path], options: IngestOptions | None = None) 
         for source, reason in folders.errors:
             yield Problem(source, reason)
     finally:
+        extractor.close()
         if cache is not None:
             cache.close()

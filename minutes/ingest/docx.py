@@ -12,13 +12,20 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+from minutes.errors import InputError
 from minutes.ingest.pdf import title_from_name
 from minutes.records import Document
 
 VERSION = "docx-1"
 
+# A .docx is a zip: its directory says how big each part will be before anything is inflated,
+# so a zip bomb is refused from the directory alone.
+MAX_UNPACKED = 200 * 1024 * 1024   # all parts together, inflated
+MAX_RATIO = 200                    # inflated / compressed, per part (XML is typically 5-20)
+MAX_PARTS = 5_000
 
-class DocxError(ValueError):
+
+class DocxError(InputError):
     pass
 
 
@@ -46,6 +53,26 @@ def _blocks(document: object) -> Iterator[str]:
             yield ""
 
 
+def check_package(path: Path) -> None:
+    """Refuse a zip whose directory promises more than a Word file ever holds."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as package:
+            parts = package.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise DocxError(f"not a readable Word .docx file ({exc})") from None
+    if len(parts) > MAX_PARTS:
+        raise DocxError(f"zip with {len(parts):,} parts (more than {MAX_PARTS:,}); refused as a zip bomb")
+    total = sum(part.file_size for part in parts)
+    if total > MAX_UNPACKED:
+        raise DocxError(f"inflates to {total:,} bytes (more than {MAX_UNPACKED:,}); refused as a zip bomb")
+    for part in parts:
+        if part.file_size > 1024 * 1024 and part.file_size > MAX_RATIO * max(part.compress_size, 1):
+            raise DocxError(f"part {part.filename} inflates {part.file_size // max(part.compress_size, 1):,} "
+                            f"times (more than {MAX_RATIO}); refused as a zip bomb")
+
+
 def read_docx(path: Path, root: Path) -> Iterator[Document]:
     import zipfile
 
@@ -56,6 +83,7 @@ def read_docx(path: Path, root: Path) -> Iterator[Document]:
         raise DocxError("empty file (0 bytes)")
     if not zipfile.is_zipfile(path):
         raise DocxError("not a readable Word .docx file (not a zip package; an old binary .doc renamed?)")
+    check_package(path)
     try:
         document = docx.Document(str(path))
     except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:

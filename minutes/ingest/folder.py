@@ -36,8 +36,12 @@ from typing import Any
 
 import yaml
 
+from minutes.errors import InputError
+from minutes.ingest.text import safe_yaml
+
 SIDECAR = "minutes.yaml"
 METADATA = "metadata.json"
+IMPORT_MANIFEST = ".minutes-import.json"  # what `minutes import` wrote in a meeting folder
 
 
 @dataclass(frozen=True)
@@ -70,10 +74,11 @@ class FileFacts:
     attribution: str | None = None
     expected_hash: str | None = None
     described: bool = False  # some metadata.json speaks of the file or its meeting folder
+    listed: bool = False     # a metadata.json entry names the file: a paper from elsewhere
     gaps: list[str] = field(default_factory=list)
 
 
-class MetadataError(ValueError):
+class MetadataError(InputError):
     pass
 
 
@@ -91,8 +96,8 @@ def _load_json(path: Path) -> list[dict[str, Any]]:
 
 def _load_yaml(path: Path) -> FolderDefaults:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
+        data = safe_yaml(path.read_text(encoding="utf-8-sig")) or {}
+    except (OSError, yaml.YAMLError, ValueError) as exc:
         raise MetadataError(f"{path} is not valid YAML ({exc})") from None
     if not isinstance(data, dict):
         raise MetadataError(f"{path} must be a mapping (council:, committee:, committees:)")
@@ -199,6 +204,7 @@ class Folders:
             item=found.get("item"),
             attribution=defaults.attribution, expected_hash=found.get("hash"),
         )
+        facts.listed = listed
         any_metadata = facts.described = listed or bool(meeting)
         if any_metadata and not facts.source_url:
             facts.gaps.append("no source URL in metadata.json" if listed else "not listed in metadata.json")

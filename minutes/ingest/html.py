@@ -20,6 +20,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from minutes.errors import InputError
 from minutes.records import Document
 
 VERSION = "html-1"
@@ -30,7 +31,7 @@ DROP_TAGS = ("script", "style", "noscript", "template", "svg", "head", "nav", "i
 _SAVED_FROM = re.compile(r"saved from url=\(\d+\)(\S+)", re.IGNORECASE)
 
 
-class HtmlError(ValueError):
+class HtmlError(InputError):
     pass
 
 

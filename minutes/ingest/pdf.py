@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote
 
+from minutes.errors import InputError
 from minutes.records import Document
 
 VERSION = "pdf-1"  # bump when the text would come out differently (invalidates the extraction cache)
@@ -35,7 +36,7 @@ _LIST_START = re.compile(r"^\s*(?:[·•▪◦●\-*–]|\(?[a-z0-9]{1,3}[).]|\d
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
-class PdfError(ValueError):
+class PdfError(InputError):
     """A PDF that cannot be indexed; the message says why."""
 
 
@@ -84,16 +85,26 @@ def extract_pages(path: Path) -> list[str]:
         if "password" in message.lower() and b"/Encrypt" in path.read_bytes():
             raise PdfError("encrypted PDF: it needs a password to open") from None
         raise PdfError(f"damaged PDF that cannot be opened ({message})") from None
+    from minutes.ingest import limits
+
+    cap = limits.current()
     try:
         if len(pdf) == 0:
             raise PdfError("PDF has no pages")
-        pages = []
-        for index in range(len(pdf)):
+        if len(pdf) > cap.max_pages:
+            limits.note(f"capped: the first {cap.max_pages:,} of {len(pdf):,} pages indexed (max_pages)")
+        pages: list[str] = []
+        chars = 0
+        for index in range(min(len(pdf), cap.max_pages)):
+            if chars > cap.max_chars:
+                limits.note(f"capped: pages after {index:,} not read, over {cap.max_chars:,} characters (max_chars)")
+                break
             page = pdf[index]
             try:
                 textpage = page.get_textpage()
                 try:
                     pages.append(tidy_page(textpage.get_text_bounded()))
+                    chars += len(pages[-1])
                 finally:
                     textpage.close()
             finally:

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from minutes.ingest import Problem
 
 KINDS = (("failed", "failed (not indexed)"), ("duplicate", "duplicates (indexed once)"),
-         ("gap", "gaps (indexed without them)"))
+         ("gap", "gaps (indexed without them)"), ("skipped", "skipped (not read: links, hidden folders)"))
 
 
 def problem_lines(problems: Iterable[Problem], *, examples: int = 8) -> list[str]:

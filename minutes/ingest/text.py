@@ -3,44 +3,97 @@
 Front matter fields: document_id (stable id; defaults to the path), title, council,
 committee, item, date (ISO 8601 day, month, year or START/END), source_url (a confirmed
 source only), see_also (unconfirmed pages), attribution.
+
+Front matter is read with python-frontmatter's YAML handler on a safe loader that refuses
+aliases (`*name`: a 400-byte "billion laughs" expands to gigabytes) and blocks over 64 KiB.
+A file that is not a trusted part of the user's corpus (a paper `minutes import` downloaded)
+is read as plain text: its front matter could claim another document's id, council or URL.
+
+Bytes are decoded as UTF-8 (a byte-order mark is dropped, so front matter behind it is
+still found), UTF-16 with its byte-order mark, and otherwise as charset-normalizer judges
+(Windows-1252 exports keep their £).
 """
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import frontmatter
 import yaml
+from frontmatter.default_handlers import YAMLHandler
 
 from minutes.dates import parse_span
+from minutes.errors import InputError
 from minutes.records import Document
 
 KNOWN_FIELDS = {"document_id", "title", "council", "committee", "item", "date", "source_url",
                 "see_also", "attribution", "procedural"}
+MAX_FRONT_MATTER = 64 * 1024
 
 
-class FrontMatterError(ValueError):
+class FrontMatterError(InputError):
     pass
 
 
+class _NoAliasLoader(yaml.SafeLoader):
+    """SafeLoader without aliases: anchors may be set but never expanded."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            raise yaml.composer.ComposerError(None, None, "YAML aliases (*name) are not allowed", mark)
+        return super().compose_node(parent, index)
+
+
+def safe_yaml(text: str) -> Any:
+    """YAML without aliases or arbitrary objects; raises yaml.YAMLError or ValueError."""
+    if len(text) > MAX_FRONT_MATTER:
+        raise ValueError(f"more than {MAX_FRONT_MATTER // 1024} KiB of YAML")
+    return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 (a SafeLoader subclass)
+
+
+class _Handler(YAMLHandler):
+    def load(self, fm: str, **_kwargs: object) -> Any:
+        return safe_yaml(fm)
+
+
 def split_front_matter(raw: str) -> tuple[dict[str, Any], str]:
-    """(metadata, body) for text that may start with a `---` YAML block."""
-    if not raw.startswith("---"):
+    """(metadata, body) for text that may start with a `---` YAML block; the body exactly as written."""
+    handler = _Handler()
+    if not raw.startswith("---") or raw.split("\n", 1)[0].strip() != "---":
         return {}, raw
-    lines = raw.split("\n")
-    if lines[0].strip() != "---":
-        return {}, raw
-    for number, line in enumerate(lines[1:], 1):
-        if line.strip() in ("---", "..."):
-            try:
-                meta = yaml.safe_load("\n".join(lines[1:number])) or {}
-            except (yaml.YAMLError, ValueError) as exc:  # ValueError: an unquoted impossible date
-                raise FrontMatterError(f"front matter is not valid YAML: {exc}") from None
-            if not isinstance(meta, dict):
-                raise FrontMatterError("front matter must be a mapping of field: value")
-            return meta, "\n".join(lines[number + 1:])
-    raise FrontMatterError("front matter opened with --- but never closed")
+    try:
+        block, body = handler.split(raw)
+    except ValueError:
+        raise FrontMatterError("front matter opened with --- but never closed") from None
+    try:
+        meta = handler.load(block) or {}
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: an unquoted impossible date
+        raise FrontMatterError(f"front matter is not valid YAML: {exc}") from None
+    if not isinstance(meta, dict):
+        raise FrontMatterError("front matter must be a mapping of field: value")
+    return meta, body[1:] if body.startswith("\n") else body
+
+
+def decode(data: bytes) -> str:
+    """Text of a file in whichever encoding it is in; Windows line ends become \\n."""
+    for bom, encoding in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
+                          (codecs.BOM_UTF16_BE, "utf-16-be")):
+        if data.startswith(bom):
+            text = data[len(bom):].decode(encoding, errors="replace")
+            break
+    else:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            from charset_normalizer import from_bytes
+
+            best = from_bytes(data[:1 << 20]).best()
+            text = data.decode(best.encoding if best else "cp1252", errors="replace")
+    return text.replace("\r\n", "\n")
 
 
 def _text(value: Any) -> str | None:
@@ -77,10 +130,19 @@ def document_from_meta(meta: dict[str, Any], body: str, default_id: str, path: s
     )
 
 
-def read_text_document(path: Path, root: Path) -> Iterator[Document]:
-    raw = path.read_bytes().decode("utf-8", errors="replace").replace("\r\n", "\n")
-    meta, body = split_front_matter(raw)
+def read_text_bytes(data: bytes, path: Path, root: Path, *, trusted: bool = True) -> Iterator[Document]:
+    """A text document from bytes already read; front matter only when `trusted`."""
+    raw = decode(data)
+    meta, body = split_front_matter(raw) if trusted else ({}, raw)
     if not body.strip():
         raise ValueError("document is empty")
     default_id = path.relative_to(root).with_suffix("").as_posix()
     yield document_from_meta(meta, body, default_id, str(path))
+
+
+def read_text_document(path: Path, root: Path) -> Iterator[Document]:
+    return read_text_bytes(path.read_bytes(), path, root)
+
+
+__all__ = ["FrontMatterError", "decode", "document_from_meta", "frontmatter", "read_text_bytes",
+           "read_text_document", "safe_yaml", "split_front_matter"]

@@ -19,12 +19,15 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from minutes.errors import ModelError
 from minutes.records import PASSAGE_KINDS
+from minutes.storage.base import PassageStore
 
 CANDIDATE_FEATURES: tuple[str, ...] = (
     "cosine", "cosine_z", "cosine_gap", "cosine_rank_log",
@@ -175,7 +178,7 @@ class LearnedModels:
         data = json.loads(text)
         if tuple(data["candidate_features"]) != CANDIDATE_FEATURES or \
                 tuple(data["query_features"]) != QUERY_FEATURES:
-            raise ValueError("the learned model was trained on other features; run bench/train.py again")
+            raise ModelError("the learned fusion was trained on other features; run bench/train.py again")
         s = data["scorer"]
         scorer = LinearScorer(np.array(s["mean"]), np.array(s["scale"]), np.array(s["weights"]))
         f = data.get("floor")
@@ -184,5 +187,58 @@ class LearnedModels:
         return cls(scorer, floor, str(data["model"]))
 
 
-def load_models(path: Path) -> LearnedModels:
-    return LearnedModels.from_json(Path(path).read_text())
+    @classmethod
+    def today(cls, model: str = "") -> LearnedModels:
+        """Today's z-score fusion as a learned model: the `fused` feature alone, and no floor.
+        bench/train.py records features with it before any model is trained."""
+        n = len(CANDIDATE_FEATURES)
+        weights = np.zeros(n)
+        weights[CANDIDATE_FEATURES.index("fused")] = 1.0
+        return cls(LinearScorer(np.zeros(n), np.ones(n), weights), None, model)
+
+
+def load_models(path: Path = FUSION_PATH) -> LearnedModels:
+    try:
+        return LearnedModels.from_json(Path(path).read_text())
+    except (OSError, KeyError, TypeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"the learned fusion {path} cannot be read ({exc}); run bench/train.py") from None
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One search's candidates as the learned models saw them."""
+
+    ids: list[int]
+    candidates: list[Candidate]
+    features: np.ndarray
+    scores: np.ndarray
+
+
+def score_candidates(passages: PassageStore, query_words: Sequence[str], cosine: Mapping[int, float],
+                     bm25: Mapping[int, float], plain: Mapping[int, float], neighbour_weight: float,
+                     scorer: LinearScorer) -> Scored:
+    """The learned score of every candidate of `plain` (today's z-score fusion, before the
+    neighbour boost); `cosine` and `bm25` must hold every candidate (bm25 0: no query word)."""
+    ids = list(plain)
+    places = passages.places(ids)
+    stored = passages.passages(ids)
+    at = {where: pid for pid, where in places.items()}
+
+    def around(pid: int, values: Mapping[int, float]) -> float:
+        if pid not in places:
+            return 0.0
+        doc, ordinal = places[pid]
+        near = (at.get((doc, ordinal - 1)), at.get((doc, ordinal + 1)))
+        return sum(values[n] for n in near if n is not None) / 2
+
+    candidates = []
+    for pid in ids:
+        neighbour = around(pid, plain)
+        passage = stored[pid].passage if pid in stored else None
+        candidates.append(Candidate(
+            cosine=cosine[pid], bm25=bm25.get(pid, 0.0), fused=plain[pid] + neighbour_weight * neighbour,
+            neighbour=neighbour, neighbour_cosine=around(pid, cosine),
+            text=passage.text if passage else "", heading=passage.heading if passage else "",
+            kind=passage.kind if passage else ""))
+    features = candidate_matrix(list(query_words), candidates)
+    return Scored(ids, candidates, features, scorer(features))

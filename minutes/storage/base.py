@@ -143,11 +143,20 @@ class VectorIndex(Protocol):
 class IndexReader(Protocol):
     """A published build, read-only: what Searcher, the holder and the web routes receive."""
 
-    build_id: str
-    manifest: Manifest
-    passages: PassageStore
-    keyword: KeywordIndex
-    vectors: VectorIndex
+    @property
+    def build_id(self) -> str: ...
+
+    @property
+    def manifest(self) -> Manifest: ...
+
+    @property
+    def passages(self) -> PassageStore: ...
+
+    @property
+    def keyword(self) -> KeywordIndex: ...
+
+    @property
+    def vectors(self) -> VectorIndex: ...
 
     def check_compatible(self, model: str, dimension: int) -> None: ...
 
@@ -162,8 +171,11 @@ class BuildHandle(NamedTuple):
 class IndexWriter(Protocol):
     """One new build, written a document at a time; nothing is visible until `publish`."""
 
-    documents: int
-    passages: int
+    @property
+    def documents(self) -> int: ...
+
+    @property
+    def passages(self) -> int: ...
 
     def add(self, document: Document, passages: list[Passage]) -> None:
         """Store a document and its passages; passage ids are given in order from 0."""

@@ -18,6 +18,7 @@ import numpy as np
 from tqdm import tqdm
 
 from minutes.embed import Embedder
+from minutes.storage.sqlite_errors import as_os_error
 
 EMBED_BATCH = 256    # texts per cache commit; the model batches within it
 EMBED_WINDOW = 4096  # texts read back and sorted into batches at a time
@@ -47,6 +48,7 @@ class PassageHashes:
 
 
 class VectorCache:
+    @as_os_error
     def __init__(self, path: Path, model: str, dimension: int) -> None:
         self.model, self.dimension = model, dimension
         self.conn = sqlite3.connect(path)
@@ -54,11 +56,13 @@ class VectorCache:
         self.conn.execute("CREATE TABLE IF NOT EXISTS vectors (model TEXT, hash TEXT, vector BLOB, "
                           "PRIMARY KEY (model, hash)) WITHOUT ROWID")
 
+    @as_os_error
     def _rows(self, columns: str, keys: list[str]) -> sqlite3.Cursor:
         return self.conn.execute(
             f"SELECT {columns} FROM vectors WHERE model = ? AND length(vector) = ? "
             f"AND hash IN ({','.join('?' * len(keys))})", [self.model, 4 * self.dimension, *keys])
 
+    @as_os_error
     def present(self, keys: list[str]) -> set[str]:
         """Which of `keys` have a vector of this model's size (the vectors are not read)."""
         found: set[str] = set()
@@ -66,6 +70,7 @@ class VectorCache:
             found.update(digest for (digest,) in self._rows("hash", keys[i:i + LOOKUP]))
         return found
 
+    @as_os_error
     def vectors(self, keys: list[str]) -> np.ndarray:
         """One row per key, in order; a key the cache lacks is a RuntimeError."""
         out = np.empty((len(keys), self.dimension), dtype=np.float32)
@@ -83,6 +88,7 @@ class VectorCache:
             raise RuntimeError(f"{len(keys) - filled} vectors went missing from the vector cache during the build")
         return out
 
+    @as_os_error
     def put(self, items: list[tuple[str, np.ndarray]]) -> None:
         with self.conn:
             self.conn.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)",
@@ -119,16 +125,19 @@ def embed_missing(order: np.ndarray, texts_of: Callable[[list[int]], list[str]],
     `texts_of(ids)` gives their embedding texts; each must hash to the digest taken when
     the passage was chunked, or its vector would be filed under another text.
     """
+    # An embedder that is costly to call (RayEmbedder: one Ray Data job a call) takes more texts a call.
+    per_call = max(EMBED_BATCH, int(getattr(embedder, "texts_per_call", EMBED_BATCH)))
+    read_window = max(EMBED_WINDOW, per_call)
     with tqdm(total=len(order), desc="embedding", unit=" passages", disable=None) as bar:
-        for window in range(0, len(order), EMBED_WINDOW):
-            ids = [int(i) for i in order[window:window + EMBED_WINDOW]]
+        for window in range(0, len(order), read_window):
+            ids = [int(i) for i in order[window:window + read_window]]
             texts = texts_of(ids)
             for passage_id, text in zip(ids, texts, strict=True):
                 if hashlib.sha256(text.encode("utf-8")).digest() != hashes.digest(passage_id):
                     raise RuntimeError(f"passage {passage_id} read back from the new build is not the text "
                                        "that was chunked; nothing was swapped in")
-            for start in range(0, len(ids), EMBED_BATCH):
-                batch = ids[start:start + EMBED_BATCH]
-                vectors = embedder.encode(texts[start:start + EMBED_BATCH], batch_size=batch_size)
+            for start in range(0, len(ids), per_call):
+                batch = ids[start:start + per_call]
+                vectors = embedder.encode(texts[start:start + per_call], batch_size=batch_size)
                 cache.put(list(zip([hashes.key(i) for i in batch], vectors, strict=True)))
                 bar.update(len(batch))

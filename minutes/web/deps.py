@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import Depends, Query, Request, Response
 from pydantic import BeforeValidator, WithJsonSchema
 
 from minutes.dates import parse_filter_date
+from minutes.features.browse import Sort as SortOrder
 from minutes.records import Filters
 from minutes.search.hybrid import MAX_K, MAX_QUERY_CHARS, Searcher
 from minutes.web.holder import SearcherHolder
@@ -17,7 +18,7 @@ def get_searcher(request: Request, response: Response) -> Searcher:
     holder: SearcherHolder = request.app.state.holder
     searcher = holder.get()
     # Which build answered: the whole response comes from this one (JSON responses carry it).
-    response.headers["X-Minutes-Index"] = searcher.index.path.name
+    response.headers["X-Minutes-Index"] = searcher.index.build_id
     return searcher
 
 
@@ -70,6 +71,5 @@ def search_filters(
 
 FiltersDep = Annotated[Filters, Depends(search_filters)]
 
-Sort = Annotated[Literal["relevance", "newest", "oldest"],
-                 Query(description="Order of the results: relevance, newest or oldest meeting first.")]
+Sort = Annotated[SortOrder, Query(description="Order of the results: relevance, newest or oldest meeting first.")]
 PageNumber = Annotated[int, Query(ge=1, le=1000, description="Which page of results, from 1.")]

@@ -7,21 +7,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from minutes.dates import DateError
-from minutes.search.hybrid import QueryError
-from minutes.storage.sqlite_faiss.store import IndexCorrupt, IndexError_, IndexMismatch, IndexMissing
-
-
-class ErrorBody(BaseModel):
-    """The body of every error response."""
-
-    ok: bool = False
-    error: str
-    status: int
-
+from minutes.errors import DateError, IndexCorrupt, IndexMismatch, IndexMissing, QueryError
+from minutes.errors import IndexProblem as IndexError_
+from minutes.web.schemas import ErrorBody
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": text}

@@ -14,8 +14,7 @@ from minutes.features.browse import browse
 from minutes.features.export import FORMATS, cite, safe_filename, to_csv, to_docx, to_markdown
 from minutes.records import Hit
 from minutes.search.hybrid import MAX_K, Searcher
-from minutes.storage.sqlite_faiss.store import row_to_info
-from minutes.web import present
+from minutes.web import present, urls
 from minutes.web.deps import FiltersDep, K, OptionalQueryText, PageNumber, SearcherDep, Sort, site_url
 from minutes.web.errors import ERROR_RESPONSES
 
@@ -35,17 +34,14 @@ def chosen_hits(searcher: Searcher, ids: list[str]) -> list[Hit]:
         match = PASSAGE_ID.match(pid)
         if not match:
             raise HTTPException(422, f"'{pid[:80]}' is not a passage id; use document_id:ordinal")
-        row = searcher.index.document(match["document"])
-        ordinal = int(match["ordinal"])
-        passages = searcher.index.document_passages(match["document"]) if row is not None else []
-        passage = next((p for p in passages if p.ordinal == ordinal), None)
-        if row is None or passage is None:
+        stored = searcher.index.passages.passage(match["document"], int(match["ordinal"]))
+        if stored is None:
             raise HTTPException(404, f"no passage with id '{pid[:80]}'")
-        hits.append(Hit(passage, row_to_info(row), 0.0, len(hits) + 1))
+        hits.append(Hit(stored.passage, stored.document, 0.0, len(hits) + 1))
     return hits
 
 
-@router.get("/export", include_in_schema=False)
+@router.get(urls.EXPORT, include_in_schema=False)
 @router.get("/api/export", responses=ERROR_RESPONSES | {200: {"content": {t: {} for t in FORMATS.values()},
                                                              "description": "The briefing note as a file"}},
             tags=["export"], response_class=Response)
@@ -63,7 +59,7 @@ def export(request: Request, searcher: SearcherDep, filters: FiltersDep, format:
     if not hits:
         raise HTTPException(404, "no passages match this search, so there is nothing to export")
     today = date.today()
-    cited = cite(hits, site_url(request), today)
+    cited = cite(hits, present.passage_url(site_url(request)), today)
     scope = ", ".join(label for label, _ in present.describe(filters))
     if format == "md":
         body: bytes = to_markdown(q, cited, scope).encode("utf-8")

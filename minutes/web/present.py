@@ -6,44 +6,19 @@ Nothing here builds markup: templates escape every piece.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote, urlencode
 
 from minutes.features.answer import Answer
-from minutes.features.browse import FacetValue, year_filter
+from minutes.features.browse import SORTS, FacetValue, year_filter
 from minutes.features.export import citation_text, cite
 from minutes.features.highlight import highlight_spans, query_terms, segments
 from minutes.records import Filters, Hit
-from minutes.render import hit_to_dict
+from minutes.web.schemas import HitOut
+from minutes.web.urls import SEARCH, absolute, context_href, context_url, href, meeting_href
 
-SORT_LABELS = {"relevance": "Relevance", "newest": "Newest first", "oldest": "Oldest first"}
-
-
-def state(q: str, filters: Filters, sort: str = "relevance", page: int = 1, per_page: int = 10) -> dict[str, str]:
-    """The search as URL parameters, only those that differ from the defaults, in a stable order."""
-    params = {
-        "q": q, "council": filters.council or "", "committee": filters.committee or "",
-        "date_from": filters.date_from.isoformat() if filters.date_from else "",
-        "date_to": filters.date_to.isoformat() if filters.date_to else "",
-        "document": filters.document or "",
-        "decisions": "1" if filters.decisions_only else "", "procedural": "1" if filters.include_procedural else "",
-        "sort": "" if sort == "relevance" else sort, "page": "" if page == 1 else str(page),
-        "k": "" if per_page == 10 else str(per_page),
-    }
-    return {key: value for key, value in params.items() if value}
-
-
-def href(params: dict[str, str], path: str = "/", /, **changes: str | None) -> str:
-    """`path` with `params` changed (None or "" removes one); changing a filter goes back to page 1."""
-    merged = dict(params)
-    if any(key != "page" for key in changes):
-        merged.pop("page", None)
-    for key, value in changes.items():
-        if value:
-            merged[key] = value
-        else:
-            merged.pop(key, None)
-    return path + ("?" + urlencode(merged) if merged else "")
+_LABELS: dict[str, str] = {"relevance": "Relevance", "newest": "Newest first", "oldest": "Oldest first"}
+SORT_LABELS: dict[str, str] = {sort: _LABELS[sort] for sort in SORTS}  # a new sort order needs its label
 
 
 def describe(filters: Filters) -> list[tuple[str, dict[str, None]]]:
@@ -70,7 +45,7 @@ def describe(filters: Filters) -> list[tuple[str, dict[str, None]]]:
     return chips
 
 
-def chip_links(filters: Filters, params: dict[str, str], path: str = "/") -> list[tuple[str, str]]:
+def chip_links(filters: Filters, params: dict[str, str], path: str = SEARCH) -> list[tuple[str, str]]:
     """Each active filter with the link that removes it."""
     return [(label, href(params, path, **unset)) for label, unset in describe(filters)]
 
@@ -87,25 +62,15 @@ def title(q: str, filters: Filters, sort: str = "relevance", page: int = 1, pref
     return " — ".join(parts + ["Minutes"])
 
 
-def meeting_href(params: dict[str, str], council: str | None, committee: str | None, when: str | None,
-                 path: str = "/") -> str | None:
-    """The same search within one meeting: its council, committee and meeting date."""
-    if not (council and committee and when):
-        return None
-    first, _, last = when.partition("/")
-    return href(params, path, council=council, committee=committee, date_from=first, date_to=last or first,
-                document=None)
-
-
-def context_href(hit: Hit, q: str) -> str:
-    ordinal = hit.passage.ordinal
-    return f"/documents/{quote(hit.document.document_id, safe='')}?passage={ordinal}&q={quote(q)}#p{ordinal}"
+def passage_url(base_url: str) -> Callable[[Hit], str]:
+    """What citations link to: the passage in context, under the site's address."""
+    return lambda hit: absolute(base_url, context_url(hit.document.document_id, hit.passage.ordinal))
 
 
 def hit_view(hit: Hit, q: str, base_url: str, retrieved: Any,
              best: tuple[int, int] | None, params: dict[str, str]) -> dict[str, Any]:
     """A hit for _hit.html: the API's fields plus snippet parts, links and the citation line."""
-    data = hit_to_dict(hit)
+    data = HitOut.from_hit(hit).model_dump()
     text = hit.passage.text
     spans = highlight_spans(text, query_terms(q))
     cuts = [(0, best[0], False), (best[0], best[1], True), (best[1], len(text), False)] if best \
@@ -120,7 +85,7 @@ def hit_view(hit: Hit, q: str, base_url: str, retrieved: Any,
         context_href=context_href(hit, q),
         within_href=href(params, document=hit.document.document_id),
         meeting_href=meeting_href(params, hit.document.council, hit.document.committee, hit.document.date),
-        citation=citation_text(cite([hit], base_url, retrieved)[0]),
+        citation=citation_text(cite([hit], passage_url(base_url), retrieved)[0]),
     )
     return data
 

@@ -1,7 +1,8 @@
 """Security headers, request size limits and an optional per-client rate limit.
 
-Three small pure-ASGI middlewares (no response buffering, so they cost little per request),
-installed by `install_security(app, settings, render_error)`:
+Three small pure-ASGI middlewares (no response buffering, so they cost little per request).
+`install_security(app, settings, render_error)` adds the limits inside the FastAPI app;
+`SecurityHeaders` wraps the whole app at the ASGI boundary (minutes/web/app.py):
 
 - `SecurityHeaders`: Content-Security-Policy without inline script, X-Content-Type-Options:
   nosniff, X-Frame-Options: DENY (and CSP frame-ancestors 'none'), Referrer-Policy. The
@@ -9,9 +10,11 @@ installed by `install_security(app, settings, render_error)`:
   an inline bootstrap script, so they get a policy that allows exactly that and nothing else.
 - `RequestLimits`: a URL (path and query string) over `max_url_bytes` answers 414; a body over
   `max_body_bytes` (by Content-Length, or counted while it streams) answers 413.
-- `RateLimit`: off unless `rate_limit` > 0; then each client IP gets a token bucket of
-  `rate_limit` requests refilled over a minute, and an empty bucket answers 429 with
-  Retry-After. Static files and /healthz are not counted.
+- `RateLimit`: off unless `rate_limit` > 0; then each client (an IPv4 address, or an IPv6
+  /64 network, which one machine can rotate through) may make about `rate_limit` requests in
+  any 60 seconds (the `limits` library's sliding-window counter, in memory); more answer 429 with
+  Retry-After. Static files and /healthz are not counted. The client is the connecting address
+  unless the connection comes from a configured trusted proxy (`trusted_proxies`).
 
 Every refusal uses the one error shape: JSON `{"ok": false, "error", "status"}` for the API,
 error.html for pages.
@@ -19,26 +22,25 @@ error.html for pages.
 
 from __future__ import annotations
 
+import ipaddress
 import math
-import threading
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from collections.abc import Callable
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from limits import RateLimitItem, RateLimitItemPerMinute
+from limits.storage import MemoryStorage
+from limits.strategies import SlidingWindowCounterRateLimiter
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from minutes.settings import Settings
-from minutes.web.errors import ErrorBody
+from minutes.web import urls
+from minutes.web.schemas import ErrorBody
+from minutes.web.settings import WebSettings
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 RenderError = Callable[[Request, int, str], Response]
 
 PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -50,14 +52,14 @@ DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.j
             "img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; "
             "font-src 'self' https://fonts.gstatic.com; worker-src 'self' blob:; connect-src 'self'; "
             "object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
-DOCS_PATHS = ("/docs", "/redoc")
+DOCS_PATHS = (urls.API_DOCS, "/redoc")
 COMMON_HEADERS = (
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"strict-origin-when-cross-origin"),
 )
 REPLACED = frozenset({b"content-security-policy", *(name for name, _ in COMMON_HEADERS)})
-UNCOUNTED_PREFIXES = ("/static/", "/healthz")
+UNCOUNTED_PREFIXES = (urls.STATIC + "/", "/healthz")
 
 
 def error_response(scope: Scope, status: int, message: str, render_error: RenderError | None,
@@ -84,7 +86,7 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         path = scope.get("path", "")
-        csp = (DOCS_CSP if path in DOCS_PATHS or path.startswith("/docs/") else PAGE_CSP).encode()
+        csp = (DOCS_CSP if path in DOCS_PATHS or path.startswith(urls.API_DOCS + "/") else PAGE_CSP).encode()
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -166,49 +168,58 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
-class TokenBuckets:
-    """Per-key token buckets: `capacity` requests, refilled at capacity per `period` seconds."""
+def client_key(scope: Scope) -> str:
+    """Whose budget a request spends: its IPv4 address, or its IPv6 /64 (one host's usual share)."""
+    client = scope.get("client")
+    host = client[0] if client else "unknown"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
 
-    MAX_KEYS = 50_000  # bound on memory: full (idle) buckets are dropped when there are more
 
-    def __init__(self, capacity: int, period: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
-        self.capacity, self.rate, self.clock = capacity, capacity / period, clock
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self._lock = threading.Lock()
+class ClientLimiter:
+    """About `window.amount` requests per key in any `window`: `limits`' sliding-window counter
+    (this window's count plus the last one's, weighted by how much of it still overlaps), in
+    memory. Each request touches only its own key's two counters, and the storage's timer drops
+    counters whose windows have passed, so memory follows the clients of the last two windows.
 
-    def take(self, key: str) -> float:
-        """0 when the request may go ahead, otherwise the seconds until it may."""
-        now = self.clock()
-        with self._lock:
-            tokens, then = self._buckets.get(key, (float(self.capacity), now))
-            tokens = min(float(self.capacity), tokens + (now - then) * self.rate)
-            if tokens >= 1:
-                self._buckets[key] = (tokens - 1, now)
-                if len(self._buckets) > self.MAX_KEYS:
-                    self._prune(now)
-                return 0.0
-            self._buckets[key] = (tokens, now)
-            return (1 - tokens) / self.rate
+    Not the moving window: limits' in-memory moving window empties an idle client's list of
+    timestamps but never drops the key, so a flood of distinct clients would grow without bound."""
 
-    def _prune(self, now: float) -> None:
-        for key, (tokens, then) in list(self._buckets.items()):
-            if tokens + (now - then) * self.rate >= self.capacity:
-                del self._buckets[key]
+    def __init__(self, window: RateLimitItem) -> None:
+        self.window = window
+        self.storage = MemoryStorage()
+        self.limiter = SlidingWindowCounterRateLimiter(self.storage)
+
+    def wait(self, key: str) -> float:
+        """0 when the request may go ahead (and counts it), otherwise the seconds until it may."""
+        if self.limiter.hit(self.window, key):
+            return 0.0
+        reset, _ = self.limiter.get_window_stats(self.window, key)
+        return max(reset - time.time(), 0.001)
+
+    def keys(self) -> int:
+        """How many counters (two a client at most) are held now."""
+        return len(self.storage.storage)
 
 
 class RateLimit:
-    def __init__(self, app: ASGIApp, per_minute: int, render_error: RenderError | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, app: ASGIApp, per_minute: int, render_error: RenderError | None = None) -> None:
         self.app, self.render_error = app, render_error
         self.per_minute = per_minute
-        self.buckets = TokenBuckets(per_minute, 60.0, clock)
+        self.clients = ClientLimiter(RateLimitItemPerMinute(per_minute))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("path", "").startswith(UNCOUNTED_PREFIXES):
             await self.app(scope, receive, send)
             return
-        client = scope.get("client")
-        wait = self.buckets.take(client[0] if client else "unknown")
+        wait = self.clients.wait(client_key(scope))
         if wait > 0:
             retry = max(1, math.ceil(wait))
             response = error_response(scope, 429, f"too many requests: the limit is {self.per_minute} a minute; "
@@ -219,17 +230,12 @@ class RateLimit:
         await self.app(scope, receive, send)
 
 
-def install_security(app: FastAPI, settings: Settings, render_error: RenderError | None = None) -> None:
-    """Add the middlewares. The limits run inside Starlette's error middleware; the headers
-    wrap the whole stack, so even a 500 from an unexpected exception carries them."""
+def install_security(app: FastAPI, settings: WebSettings, render_error: RenderError | None = None) -> None:
+    """Add the limits, inside Starlette's error middleware so refusals use the app's error shape.
+    The headers are not added here: `SecurityHeaders` wraps the whole app (see app.py), so even
+    a 500 from an unexpected exception carries them."""
     if settings.rate_limit > 0:
         app.add_middleware(RateLimit, per_minute=settings.rate_limit,  # type: ignore[arg-type]
                            render_error=render_error)
     app.add_middleware(RequestLimits, max_url_bytes=settings.max_url_bytes,  # type: ignore[arg-type]
                        max_body_bytes=settings.max_body_bytes, render_error=render_error)
-    build_stack = app.build_middleware_stack
-
-    def build_with_headers() -> ASGIApp:
-        return SecurityHeaders(build_stack())  # type: ignore[arg-type]
-
-    app.build_middleware_stack = build_with_headers  # type: ignore[method-assign]

@@ -7,6 +7,13 @@
         documents/metadata.json            the linked papers: url, committee, date, item, title
         documents/<attachment>-<title>.pdf
 
+Everything written or deleted stays under OUT: folder and file names are built from ids
+that must be plain (letters, digits, `-`, `_`) and from slugs, and every path is checked to
+resolve inside OUT before it is touched. Each meeting folder keeps `.minutes-import.json`,
+the list of files this importer wrote there; clean-up deletes only files on that list.
+Papers are fetched from BASE_URL's host (whatever host a link names), or as written from a
+host given with `--allow-host`. One meeting or paper that fails is reported and skipped.
+
 Per meeting: the web service's GetMeeting, or the meeting page (`ieListDocuments.aspx`)
 when the service fails (an HTTP error, a time-out, XML that does not parse). Restricted
 (exempt, Part 2) items and restricted documents are never written, and a file left by an
@@ -27,15 +34,19 @@ from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+import httpx
 import yaml
 
+from minutes.errors import InputError
 from minutes.ingest import Problem
-from minutes.sources.moderngov.client import Client, FetchError
+from minutes.ingest.folder import IMPORT_MANIFEST
+from minutes.sources.moderngov.client import Client, FetchError, host_key
 from minutes.sources.moderngov.pages import (
     AgendaItem,
     LinkedDoc,
     Meeting,
     ModernGovFormatError,
+    doc_keys,
     meeting_url,
     parse_committees,
     parse_meeting,
@@ -62,19 +73,53 @@ class ImportReport:
     out_dir: Path | None = None
 
 
+MANIFEST = IMPORT_MANIFEST  # in each meeting folder: the files this importer wrote there
+_PLAIN_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+class UnsafeInput(InputError):
+    """Something from the site that cannot become a file name or a fetch (an odd id, a path outside OUT)."""
+
+
 def slug(text: str, limit: int = 60) -> str:
     value = re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()
     return value[:limit].rstrip("-") or "untitled"
 
 
+def plain_id(value: str | None, what: str) -> str | None:
+    """A site's id as it may appear in a file name: letters, digits, - and _ only; else UnsafeInput."""
+    if value is None or _PLAIN_ID.fullmatch(value):
+        return value
+    raise UnsafeInput(f"{what} {value!r} is not a plain id (letters, digits, - and _)")
+
+
+def _inside(root: Path, path: Path) -> Path:
+    resolved, top = path.resolve(), root.resolve()
+    if resolved != top and top not in resolved.parents:
+        raise UnsafeInput(f"{path} is outside the import folder {root}")
+    return path
+
+
 def _write_if_changed(path: Path, data: bytes, report: ImportReport) -> None:
-    if path.exists() and path.read_bytes() == data:
+    if path.is_file() and not path.is_symlink() and path.read_bytes() == data:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    except OSError:
+        tmp.unlink(missing_ok=True)  # a full disk leaves no half-written file behind
+        raise
     report.written += 1
+
+
+def _manifest(folder: Path) -> set[str]:
+    try:
+        names = json.loads((folder / MANIFEST).read_text(encoding="utf-8")).get("files", [])
+    except (OSError, ValueError, AttributeError):
+        return set()
+    return {n for n in names if isinstance(n, str)}
 
 
 def _front_matter(meta: Mapping[str, object]) -> str:
@@ -105,9 +150,12 @@ def categorise(title: str) -> str:
 
 class Importer:
     def __init__(self, base_url: str, out_dir: Path, client: Client, *, council: str | None = None,
-                 download_documents: bool = True, progress: bool | None = None) -> None:
+                 download_documents: bool = True, progress: bool | None = None,
+                 document_hosts: tuple[str, ...] | list[str] = ()) -> None:
         self.base_url = base_url.rstrip("/")
         self.host = urlparse(self.base_url).netloc or self.base_url
+        self.document_hosts = {host_key(h) for h in document_hosts}
+        client.allow_only({host_key(self.base_url), *self.document_hosts})
         self.out_dir = Path(out_dir)
         self.client, self.council, self.download_documents = client, council, download_documents
         self.progress = progress
@@ -159,10 +207,18 @@ class Importer:
         except (FetchError, ModernGovFormatError) as exc:
             self._problem(url, f"{getattr(exc, 'reason', exc)}; meetings of {title} not imported")
             return []
+        plain = []
         for stub in stubs:
             stub.committee_id = stub.committee_id or cid
             stub.committee = stub.committee or title
-        return [s for s in stubs if s.date is None or since.isoformat() <= s.date <= until.isoformat()]
+            try:
+                plain_id(stub.meeting_id, "meeting id")
+                plain_id(stub.committee_id, "committee id")
+            except UnsafeInput as exc:
+                self._problem(url, f"{exc}; meeting skipped")
+                continue
+            plain.append(stub)
+        return [s for s in plain if s.date is None or since.isoformat() <= s.date <= until.isoformat()]
 
     # -- one meeting --------------------------------------------------------------
 
@@ -201,8 +257,14 @@ class Importer:
         return parsed
 
     def folder_of(self, meeting: Meeting) -> Path:
-        return self.out_dir / slug(meeting.committee or f"committee-{meeting.committee_id}") / \
-            f"{meeting.date or 'undated'}-m{meeting.meeting_id}"
+        meeting_id = plain_id(meeting.meeting_id, "meeting id")
+        plain_id(meeting.committee_id, "committee id")
+        return _inside(self.out_dir, self.out_dir / slug(meeting.committee or f"committee-{meeting.committee_id}")
+                       / f"{slug(meeting.date or 'undated', 10)}-m{meeting_id}")
+
+    def _restricted(self, meeting: Meeting, doc: LinkedDoc) -> bool:
+        """Restricted here, or anywhere else the meeting links the same paper from."""
+        return doc.restricted or bool(doc_keys(doc.url, doc.attachment_id) & meeting.restricted_keys)
 
     def write_meeting(self, meeting: Meeting) -> None:
         folder = self.folder_of(meeting)
@@ -214,15 +276,22 @@ class Importer:
             if item.restricted:
                 self.report.restricted += 1
                 continue
-            keep.add(self.write_item(meeting, item, folder, position))
+            try:
+                keep.add(self.write_item(meeting, item, folder, position))
+            except UnsafeInput as exc:
+                self._problem(meeting.url or str(meeting.meeting_id), f"{exc}; item skipped")
+                continue
             for doc in item.documents:
-                if doc.restricted:
+                if self._restricted(meeting, doc):
                     self.report.restricted += 1
                     continue
                 if self.download_documents and (entry := self.fetch_document(meeting, item, doc, folder)):
                     keep.add(folder / "documents" / str(entry["filename"]))
                     doc_entries.append(entry)
         for doc in meeting.documents:  # the meeting's own papers (meeting page only): printed minutes...
+            if self._restricted(meeting, doc):
+                self.report.restricted += 1
+                continue
             if self.download_documents and (entry := self.fetch_document(meeting, None, doc, folder)):
                 keep.add(folder / "documents" / str(entry["filename"]))
                 doc_entries.append(entry)
@@ -231,17 +300,30 @@ class Importer:
             keep.add(metadata)
             _write_if_changed(metadata, (json.dumps(doc_entries, indent=2, ensure_ascii=False) + "\n").encode(),
                               self.report)
-        if folder.is_dir():  # items or papers that are gone, or restricted now
-            for old in sorted(folder.rglob("*")):
-                if self._document_failed and old.parent.name == "documents":
-                    continue  # a paper that failed to download this time keeps its earlier copy
-                if old.is_file() and old not in keep and not old.name.endswith(".tmp"):
-                    old.unlink()
-                    self.report.removed += 1
+        self._clean_up(folder, {p.relative_to(folder).as_posix() for p in keep})
+
+    def _clean_up(self, folder: Path, keep: set[str]) -> None:
+        """Delete what this importer wrote before and no longer writes (items or papers gone or
+        restricted now); never a file it did not write, never a path outside the folder."""
+        written = _manifest(folder)
+        if self._document_failed:  # a paper that failed to download this time keeps its earlier copy
+            keep |= {name for name in written if name.startswith("documents/")}
+        for name in sorted(written - keep):
+            old = folder / name
+            try:
+                _inside(folder, old)
+            except UnsafeInput:
+                continue
+            if old.is_file() and not old.is_symlink():
+                old.unlink()
+                self.report.removed += 1
+        if keep or written:
+            data = (json.dumps({"files": sorted(keep)}, indent=1) + "\n").encode()
+            _write_if_changed(folder / MANIFEST, data, ImportReport())  # not counted: not a document
 
     def write_item(self, meeting: Meeting, item: AgendaItem, folder: Path, position: int) -> Path:
-        key = item.item_id or f"p{position}"
-        path = folder / f"item-{slug(item.number or str(position), 10)}-{key}.md"
+        key = plain_id(item.item_id, "agenda item id") or f"p{position}"
+        path = _inside(folder, folder / f"item-{slug(item.number or str(position), 10)}-{key}.md")
         source = item.item_url or (f"{meeting.url}#AI{item.item_id}" if item.item_id else meeting.url)
         meta = {
             "document_id": f"moderngov/{self.host}/{meeting.meeting_id}/{key}",
@@ -263,25 +345,47 @@ class Importer:
         self.report.procedural += item.procedural
         return path
 
+    def fetch_url(self, url: str) -> str:
+        """Where a paper is fetched from: BASE_URL's host, whatever host the link names, unless
+        that host was allowed with --allow-host (a council's own document server)."""
+        parts = urlparse(url)
+        try:
+            httpx.URL(url)
+        except (httpx.InvalidURL, ValueError) as exc:
+            raise UnsafeInput(f"not a valid URL ({exc})") from None
+        if parts.scheme.lower() not in ("http", "https"):
+            raise UnsafeInput(f"not an http(s) link ({parts.scheme or 'no'} scheme)")
+        if host_key(url) in self.document_hosts:
+            return url
+        base = urlparse(self.base_url)
+        return parts._replace(scheme=base.scheme, netloc=base.netloc).geturl()
+
     def fetch_document(self, meeting: Meeting, item: AgendaItem | None, doc: LinkedDoc,
                        folder: Path) -> dict[str, object] | None:
+        owner = f"item {item.label()}" if item else f"meeting {meeting.meeting_id}"
         try:
-            response = self.client.get(doc.url)
-        except FetchError as exc:
+            url = self.fetch_url(doc.url)
+            response = self.client.get(url)
+        except (FetchError, UnsafeInput, ValueError) as exc:
             self._document_failed = True
-            owner = f"item {item.label()}" if item else f"meeting {meeting.meeting_id}"
-            self._problem(doc.url, f"{exc.reason}; document '{doc.title}' of {owner} not imported")
+            self._problem(doc.url, f"{getattr(exc, 'reason', exc)}; document '{doc.title}' of {owner} not imported")
             return None
-        stem = unquote(urlparse(doc.url).path.rsplit("/", 1)[-1])
+        stem = unquote(urlparse(url).path.rsplit("/", 1)[-1])
         stem = stem.rsplit(".", 1)[0] if "." in stem and not stem.lower().endswith(".aspx") else doc.title
-        folder_key = re.search(r"documents/([gs]\d+)/", doc.url, re.IGNORECASE)
-        key = doc.attachment_id or (folder_key.group(1).lower() if folder_key else
-                                    hashlib.sha256(doc.url.encode()).hexdigest()[:10])
-        name = f"{key}-{slug(stem or doc.title, 50)}" + \
-            _document_suffix(doc.url, response.content_type)
-        _write_if_changed(folder / "documents" / name, response.body, self.report)
+        folder_key = re.search(r"documents/([gs]\d+)/", url, re.IGNORECASE)
+        attachment = doc.attachment_id if doc.attachment_id and _PLAIN_ID.fullmatch(doc.attachment_id) else None
+        key = attachment or (folder_key.group(1).lower() if folder_key else
+                             hashlib.sha256(url.encode()).hexdigest()[:10])
+        name = f"{key}-{slug(stem or doc.title, 50)}" + _document_suffix(url, response.content_type)
+        try:
+            _write_if_changed(_inside(folder, folder / "documents" / name), response.body, self.report)
+        except (OSError, UnsafeInput) as exc:
+            self._document_failed = True
+            self._problem(url, f"cannot write {name} ({getattr(exc, 'strerror', None) or exc}); document "
+                               f"'{doc.title}' of {owner} not imported")
+            return None
         self.report.documents += 1
-        return {"filename": name, "url": doc.url, "title": doc.title, "committee": meeting.committee,
+        return {"filename": name, "url": url, "title": doc.title, "committee": meeting.committee,
                 "meeting_date": meeting.date, "document_category": categorise(doc.title),
                 "item": item.label() if item else None, "item_url": item.item_url if item else None,
                 "meeting_url": meeting.url}
@@ -303,11 +407,19 @@ class Importer:
         stubs = [m for m in stubs if (m.status or "").lower() not in ("cancelled", "canceled")]
         disable = None if self.progress is None else not self.progress
         for stub in tqdm(stubs, desc="downloading", unit=" meetings", disable=disable):
-            meeting = self.meeting(stub)
-            if meeting is None:
+            try:
+                meeting = self.meeting(stub)
+                if meeting is None:
+                    continue
+                self.write_meeting(meeting)
+            except Exception as exc:  # one bad meeting (odd ids, deep markup, a full disk) never ends the run
+                reason = getattr(exc, "strerror", None) or str(exc).strip() or type(exc).__name__
+                if not isinstance(exc, UnsafeInput | OSError):
+                    reason = f"{type(exc).__name__}: {reason}"
+                self._problem(meeting_url(self.base_url, stub.committee_id, stub.meeting_id),
+                              f"{reason}; meeting skipped")
                 continue
             self.report.meetings += 1
-            self.write_meeting(meeting)
             if on_meeting:
                 on_meeting(meeting)
         self.report.seconds = round(time.perf_counter() - started, 2)

@@ -21,16 +21,18 @@ their recorded fixtures) rather than this parser.
 
 from __future__ import annotations
 
+import hashlib
 import html as html_lib
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from urllib.parse import urljoin
+from urllib.parse import unquote, urljoin, urlsplit
 
+from minutes.errors import InputError
 from minutes.ingest.html import html_to_text
 
 
-class ModernGovFormatError(ValueError):
+class ModernGovFormatError(InputError):
     """A response that is not the XML or HTML a ModernGov site sends."""
 
 
@@ -108,6 +110,20 @@ class Meeting:
     items: list[AgendaItem] = field(default_factory=list)
     documents: list[LinkedDoc] = field(default_factory=list)  # the meeting's own (agenda pack, minutes)
     redacted: int = 0  # restricted items and papers taken out before the response was cached
+    restricted_keys: set[str] = field(default_factory=set)  # doc_keys() of every restricted paper
+
+
+def doc_keys(url: str, attachment_id: str | None = None) -> set[str]:
+    """Hashed identities of a paper (its attachment id; its path and query on any host), so a
+    restricted paper is known wherever else it is linked from, without keeping its title."""
+    parts = urlsplit(url.strip())
+    path = unquote(parts.path).lower()
+    at = path.find("documents/")  # the same paper under another base path or host
+    path = path[at:] if at >= 0 else path.rsplit("/", 1)[-1]
+    keys = {path + ("?" + parts.query.lower() if parts.query else "")}
+    if attachment_id:
+        keys.add(f"attachment:{attachment_id.strip()}")
+    return {hashlib.sha256(key.encode("utf-8", "replace")).hexdigest()[:20] for key in keys}
 
 
 # ---------------------------------------------------------------- web service (XML)
@@ -166,6 +182,11 @@ def _is_true(value: str) -> bool:
     return value.strip().lower() in ("true", "1", "yes")
 
 
+def _is_restricted(value: str) -> bool:
+    """`isrestricted`: only a clear no is public; an absent field says nothing; anything else is restricted."""
+    return value.strip().lower() not in ("", "false", "0", "no")
+
+
 def parse_committees(xml: str | bytes) -> list[tuple[str, str]]:
     """(committeeid, committeetitle) for each committee of a GetCommittees response."""
     root = _xml_root(xml, "GetCommittees")
@@ -215,6 +236,7 @@ def parse_meeting(xml: str | bytes, base_url: str, stub: Meeting) -> Meeting:
     )
     meeting.url = meeting_url(base_url, meeting.committee_id, meeting.meeting_id)
     meeting.redacted = int(root.get(REDACTED_MARK, "0") or 0)
+    meeting.restricted_keys = set((root.get(RESTRICTED_KEYS) or "").split())
     for node in _children(root, "agendaitem"):
         item_id = _child_text(node, "agendaitemid") or None
         number = (_child_text(node, "fulldisplaynumberformat") or _child_text(node, "agendaitemnumber")).rstrip(".")
@@ -224,20 +246,25 @@ def parse_meeting(xml: str | bytes, base_url: str, stub: Meeting) -> Meeting:
             if url:
                 docs.append(LinkedDoc(title=_child_text(doc, "title") or url, url=urljoin(base_url + "/", url),
                                       attachment_id=_child_text(doc, "attachmentid") or None,
-                                      restricted=_is_true(_child_text(doc, "isrestricted"))))
+                                      restricted=_is_restricted(_child_text(doc, "isrestricted"))))
         meeting.items.append(AgendaItem(
             title=" ".join(decode_field(_child_text(node, "agendaitemtitle")).split()) or "(untitled item)",
             item_id=item_id, number=number or None,
             description=decode_field(_child_text(node, "agendatext")),
             minutes=decode_field(_child_text(node, "minutesnonemptyhtmlbody")),
             decision=decode_field(_child_text(node, "decisionnonemptyhtmlbody")),
-            restricted=_is_true(_child_text(node, "isrestricted")),
+            restricted=_is_restricted(_child_text(node, "isrestricted")),
             documents=docs, item_url=item_url(base_url, item_id) if item_id else None,
         ))
+        item = meeting.items[-1]
+        for doc in item.documents:
+            if doc.restricted or item.restricted:
+                meeting.restricted_keys |= doc_keys(doc.url, doc.attachment_id)
     return meeting
 
 
 REDACTED_MARK = "minutes-redacted"  # how many restricted items/papers were taken out (attribute, comment)
+RESTRICTED_KEYS = "minutes-restricted-keys"  # their papers' doc_keys(), space-separated (attribute)
 _REDACTED_COMMENT = re.compile(r"<!-- minutes-redacted: (\d+) -->")
 
 
@@ -250,14 +277,19 @@ def redact_meeting_xml(xml: bytes) -> bytes:
 
     root = _xml_root(xml, "GetMeeting")
     removed = int(root.get(REDACTED_MARK, "0") or 0)
+    keys = set((root.get(RESTRICTED_KEYS) or "").split())
     for kind in ("agendaitem", "linkeddoc"):  # items first: a restricted item's papers go with it
         for node in list(root.iter()):
-            if _local(node.tag) == kind and _is_true(_child_text(node, "isrestricted")):
+            if _local(node.tag) == kind and _is_restricted(_child_text(node, "isrestricted")):
+                for doc in [node] if kind == "linkeddoc" else _children(node, "linkeddoc"):
+                    if url := _child_text(doc, "url"):
+                        keys |= doc_keys(url, _child_text(doc, "attachmentid") or None)
                 parent = node.getparent()
                 if parent is not None:
                     parent.remove(node)
                     removed += 1
     root.set(REDACTED_MARK, str(removed))
+    root.set(RESTRICTED_KEYS, " ".join(sorted(keys)))
     return bytes(etree.tostring(root, xml_declaration=True, encoding="utf-8"))
 
 

@@ -19,11 +19,13 @@ none of them and come back short: txtai #915).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import faiss
 import numpy as np
+
+from minutes.records import Filters
 
 _faiss: Any = faiss  # SearchParameters* take keyword arguments that the type stubs do not know
 
@@ -87,37 +89,42 @@ def fill_vector_index(count: int, dimension: int, rows: Callable[[np.ndarray], n
         raise ValueError(f"unknown index kind '{kind}'; choose one of: {', '.join(KINDS)}")
     if kind.startswith("ivf") and count < 4 * MIN_NPROBE:
         kind = "flat"
-    index: faiss.Index
-    if kind == "flat":
-        index = faiss.IndexFlatIP(dimension)
-    elif kind == "hnsw":
-        index = faiss.IndexHNSWFlat(dimension, HNSW_M, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
-        index.hnsw.efSearch = HNSW_EF_SEARCH
-    else:
-        nlist = ivf_cells(count)
-        quantizer = faiss.IndexFlatIP(dimension)
-        if kind == "ivf-sq8":
-            index = faiss.IndexIVFScalarQuantizer(quantizer, dimension, nlist, faiss.ScalarQuantizer.QT_8bit,
-                                                  faiss.METRIC_INNER_PRODUCT)
-        else:
-            m = next(m for m in range(min(PQ_BYTES, dimension), 0, -1) if dimension % m == 0)
-            index = faiss.IndexIVFPQ(quantizer, dimension, nlist, m, 8, faiss.METRIC_INNER_PRODUCT)
-        index.cp.spherical = True  # unit vectors: keep the centroids on the sphere
-        index.cp.seed = seed
-        index.cp.niter = TRAIN_ITERATIONS
+    nlist = ivf_cells(count)
+    index = faiss.index_factory(dimension, _factory_string(kind, dimension, nlist), faiss.METRIC_INNER_PRODUCT)
+    if kind == "hnsw":
+        hnsw = _faiss.downcast_index(index).hnsw
+        hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        hnsw.efSearch = HNSW_EF_SEARCH
+    elif kind != "flat":
+        ivf = faiss.extract_index_ivf(index)
+        ivf.cp.spherical = True  # unit vectors: keep the centroids on the sphere
+        ivf.cp.seed = seed
+        ivf.cp.niter = TRAIN_ITERATIONS
         nprobe = default_nprobe(nlist)
         sample = np.arange(count)
         if count > TRAIN_PER_CELL * nlist:
             rng = np.random.default_rng(seed)
             sample = np.sort(rng.choice(count, TRAIN_PER_CELL * nlist, replace=False))
-        index.train(_float32(rows(sample), dimension))  # the Python wrapper keeps `quantizer` alive
+        index.train(_float32(rows(sample), dimension))
     for start in range(0, count, window):  # in windows: no second full copy in memory
         index.add(_float32(rows(np.arange(start, min(count, start + window))), dimension))
-    if isinstance(index, faiss.IndexIVF):
-        index.make_direct_map()  # reconstruct(id) for keyword-only candidates
-        index.nprobe = nprobe
+    if kind.startswith("ivf"):
+        ivf = faiss.extract_index_ivf(index)
+        ivf.make_direct_map()  # reconstruct(id) for keyword-only candidates
+        ivf.nprobe = nprobe
     return index, kind
+
+
+def _factory_string(kind: str, dimension: int, nlist: int) -> str:
+    """The `faiss.index_factory` description of a kind (as txtai's `components`)."""
+    if kind == "flat":
+        return "Flat"
+    if kind == "hnsw":
+        return f"HNSW{HNSW_M},Flat"
+    if kind == "ivf-sq8":
+        return f"IVF{nlist},SQ8"
+    m = next(m for m in range(min(PQ_BYTES, dimension), 0, -1) if dimension % m == 0)
+    return f"IVF{nlist},PQ{m}x8"
 
 
 def _float32(vectors: np.ndarray, dimension: int) -> np.ndarray:
@@ -174,3 +181,27 @@ def search_vectors(index: faiss.Index, query: np.ndarray, k: int,
     scores, ids = index.search(query, k, params=params)
     keep = ids[0] >= 0
     return scores[0][keep], ids[0][keep]
+
+
+class FaissVectorIndex:
+    """The `VectorIndex` of a build: its FAISS index, filtered by ids its passage store allows."""
+
+    def __init__(self, index: faiss.Index, allowed_ids: Callable[[Filters], np.ndarray | None]) -> None:
+        self.faiss = index
+        self.dimension = index.d
+        self._allowed_ids = allowed_ids
+
+    def search(self, vector: np.ndarray, k: int, filters: Filters,
+               restrict: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        allowed = self._allowed_ids(filters)
+        if restrict is not None:
+            allowed = restrict if allowed is None else np.intersect1d(allowed, restrict)
+        return search_vectors(self.faiss, vector, k, allowed)
+
+    def vectors(self, ids: Sequence[int]) -> np.ndarray:
+        if not len(ids):
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return self.faiss.reconstruct_batch(np.ascontiguousarray(list(ids), dtype=np.int64))
+
+    def count(self) -> int:
+        return int(self.faiss.ntotal)
