@@ -31,8 +31,9 @@ seeds-dev with the floor and with it switched off.
 
 Learned methods (issue 16; trained by `bench/train.py` on the training meetings only) get
 rows of their own beside these: `adapter` (the final method with the query adapter of
-`minilm-tuned`) and `learned` (the adapter, learned fusion and the learned floor of
-`minutes.search.learned`). `--methods ''` leaves them out.
+`minilm-tuned`), `fusion` (the adapter and the learned fusion of `minutes.search.learned`,
+with the final method's cosine floor) and `learned` (the adapter, the learned fusion and the
+learned floor). `--methods ''` leaves them out.
 
 `--set name=value` overrides a field of the final method's `Tuning` (for experiments; tune
 only with `--split dev`). `--setups` and `--modes` run a subset.
@@ -71,7 +72,7 @@ QMSUM_CORPUS = BENCH / "qmsum-corpus"
 OFFTOPIC = ROOT / "bench" / "offtopic.txt"
 K = 10
 LATENCY_SAMPLE = 30  # questions per group timed with the real, uncached query embedding
-METHODS = ("adapter", "learned")  # learned rows (issue 16), beside the Tuning modes
+METHODS = ("adapter", "fusion", "learned")  # learned rows (issue 16), beside the Tuning modes
 MINE = ("hybrid", *METHODS)  # Minutes' own rows; the others are baselines
 
 
@@ -163,6 +164,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--setups", default="distractors,qmsum,floor")
     parser.add_argument("--modes", default=",".join(reversed(MODES)))
+    parser.add_argument("--subsets", help="QMSum question groups to score, e.g. 'held-out committee' (default: all)")
     parser.add_argument("--methods", default=",".join(METHODS), help="learned rows (needs bench/train.py's files)")
     parser.add_argument("--split", choices=["all", "dev", "held"], default="all",
                         help="QMSum questions to score: all, the tuning meetings (dev) or the held-out ones")
@@ -212,7 +214,7 @@ def main() -> None:
         for subset, chosen in (("committee", committee), ("other", other),
                                ("held-out committee", [q for q in held if q in committee]),
                                ("held-out other", [q for q in held if q in other])):
-            if chosen:
+            if chosen and (args.subsets is None or subset in args.subsets.split(",")):
                 for scope, scoped in (("corpus", False), ("document", True)):
                     groups.append(("qmsum", subset, scope, chosen, scoped))
 
@@ -254,8 +256,8 @@ def method_searchers(method: str, index, cached: CachedEmbedder, model: Embedder
 
     if method == "adapter":
         return Searcher(index, Adapted(cached, adapter)), Searcher(index, Adapted(model, adapter)), final
-    if models is not None and not use_floor:
-        models = dataclasses.replace(models, floor=None)
+    if models is not None and (not use_floor or method == "fusion"):
+        models = dataclasses.replace(models, floor=None)  # the cosine floor of the final method
     return (Searcher(index, Adapted(cached, adapter), models=models),
             Searcher(index, Adapted(model, adapter), models=models), dataclasses.replace(final, fusion="learned"))
 
@@ -297,7 +299,8 @@ def render(rows: list[dict[str, object]], floor_rows: list[dict[str, object]], f
            "|---|---|---|---|---|---|---|---|---|"]
     names = {"keyword": "keyword only (bm25)", "semantic": "semantic only (cosine)",
              "rrf": "plain RRF (k=60)", "hybrid": "**Minutes (hybrid)**",
-             "adapter": "**hybrid + query adapter**", "learned": "**learned (adapter, fusion, floor)**"}
+             "adapter": "**hybrid + query adapter**", "fusion": "**adapter + learned fusion**",
+             "learned": "**adapter + learned fusion + learned floor**"}
     for r in rows:
         ms = "" if r["median_ms"] is None else r["median_ms"]
         out.append(f"| {r['setup']} | {r['questions']} | {r['scope']} | {r['n']} | {names[str(r['mode'])]} | "

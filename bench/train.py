@@ -31,6 +31,7 @@ import argparse
 import hashlib
 import json
 import os
+import pickle
 import sys
 import time
 from dataclasses import dataclass, field
@@ -193,11 +194,19 @@ class Recorded:
 LEARNED = Tuning(fusion="learned")
 
 
+def sample_of(questions: list[Question], count: int) -> list[Question]:
+    """A seeded sample, in the questions' order (searches cost ~0.1-0.7 s each on 2 busy cores)."""
+    chosen = np.random.default_rng(SEED).permutation(len(questions))[:count]
+    return [questions[i] for i in sorted(chosen)]
+
+
 def record(searcher: Searcher, questions: list[Question], scoped: bool) -> list[Recorded]:
     """Search each question with the learned fusion of `searcher.models`, keeping its features;
     a candidate's label: it holds a gold quote."""
     out = []
-    for q in questions:
+    for n, q in enumerate(questions, 1):
+        if n % 200 == 0:
+            print(f"  recorded {n} of {len(questions)} searches", file=sys.stderr, flush=True)
         searcher.recorder = []
         searcher.search(q.question, 10, Filters(document=q.document if scoped else None), tuning=LEARNED)
         if searcher.recorder:
@@ -216,6 +225,9 @@ def _mrr(scores: np.ndarray, labels: np.ndarray) -> float:
 
 
 def train_scorer(train: list[Recorded], val: list[Recorded], epochs: int, l2: float, log: dict) -> LinearScorer:
+    """Listwise: softmax over each search's candidates, the gold ones as the target, pulled
+    towards today's fusion (the `fused` feature alone) by an L2 term whose weight, like the
+    number of L-BFGS steps, is chosen on the validation meetings (MRR@10 over the pool)."""
     import torch
 
     torch.manual_seed(SEED)
@@ -223,39 +235,42 @@ def train_scorer(train: list[Recorded], val: list[Recorded], epochs: int, l2: fl
     stacked = np.concatenate([r.features for r in train])
     mean, scale = stacked.mean(0), stacked.std(0)
     scale[scale == 0] = 1.0
-    X = [torch.from_numpy(((r.features - mean) / scale).astype(np.float32)) for r in train]
+    X = [torch.from_numpy(((r.features - mean) / scale).astype(np.float64)) for r in train]
     Y = [torch.from_numpy(r.extra["labels"]) for r in train]
-    w = torch.zeros(len(CANDIDATE_FEATURES), requires_grad=True)
-    with torch.no_grad():  # start from today's fusion: the `fused` feature alone
-        w[CANDIDATE_FEATURES.index("fused")] = 1.0
-    opt = torch.optim.Adam([w], lr=0.01)
+    start = np.zeros(len(CANDIDATE_FEATURES))
+    start[CANDIDATE_FEATURES.index("fused")] = 1.0
 
     def val_score(weights: np.ndarray) -> float:
         return float(np.mean([_mrr(((r.features - mean) / scale) @ weights, r.extra["labels"]) for r in val]))
 
-    start = w.detach().numpy().copy()
-    best = (val_score(start), 0, start)
-    log["scorer_val"] = [{"epoch": 0, "mrr_pool": round(best[0], 4)}]
-    for epoch in range(1, epochs + 1):
-        opt.zero_grad()
-        loss = torch.zeros(())
-        for x, y in zip(X, Y, strict=True):
-            s = x @ w
-            loss = loss + torch.logsumexp(s, 0) - torch.logsumexp(s[y], 0)
-        loss = loss / len(X) + l2 * (w ** 2).sum()
-        loss.backward()
-        opt.step()
-        if epoch % 10 == 0:
+    best = (val_score(start), 0.0, 0, start)
+    log["scorer_val"] = [{"l2": None, "steps": 0, "mrr_pool": round(best[0], 4)}]
+    for pull in (l2 * 1000, l2 * 100, l2 * 10, l2):
+        w0 = torch.from_numpy(start.copy())
+        w = w0.clone().requires_grad_(True)
+        opt = torch.optim.LBFGS([w], lr=0.5, max_iter=10, line_search_fn="strong_wolfe")
+
+        def closure(opt=opt, w=w, w0=w0, pull=pull) -> torch.Tensor:  # type: ignore[no-untyped-def]
+            opt.zero_grad()
+            loss = torch.zeros((), dtype=torch.float64)
+            for x, y in zip(X, Y, strict=True):
+                s = x @ w
+                loss = loss + torch.logsumexp(s, 0) - torch.logsumexp(s[y], 0)
+            loss = loss / len(X) + pull * ((w - w0) ** 2).sum()
+            loss.backward()
+            return loss
+
+        for step in range(1, max(epochs // 10, 1) + 1):
+            opt.step(closure)
             weights = w.detach().numpy().copy()
             score = val_score(weights)
-            log["scorer_val"].append({"epoch": epoch, "loss": round(float(loss.detach()), 4),
-                                      "mrr_pool": round(score, 4)})
+            log["scorer_val"].append({"l2": pull, "steps": step * 10, "mrr_pool": round(score, 4)})
             if score > best[0]:
-                best = (score, epoch, weights)
-    log["scorer_best_epoch"] = best[1]
+                best = (score, pull, step * 10, weights)
+    log["scorer_best"] = {"l2": best[1], "steps": best[2], "mrr_pool": round(best[0], 4)}
     print(f"scorer: val MRR@10 over the pool {log['scorer_val'][0]['mrr_pool']} -> {best[0]:.4f} "
-          f"(epoch {best[1]})", file=sys.stderr)
-    return LinearScorer(mean, scale, best[2])
+          f"(l2 {best[1]}, {best[2]} L-BFGS iterations)", file=sys.stderr)
+    return LinearScorer(mean, scale, best[3])
 
 
 # --- 3. the learned floor -----------------------------------------------------------------
@@ -285,10 +300,10 @@ def subset_index(name: str, documents: list[str], model) -> Path:  # type: ignor
     for old in folder.glob("*.md"):
         if old.name not in wanted:
             old.unlink()
-    for file in wanted:
+    for file in wanted:  # hard links: the ingester skips symbolic links
         link = folder / file
         if not link.exists():
-            link.symlink_to(QMSUM_CORPUS / file)
+            os.link(QMSUM_CORPUS / file, link)
     return ensure_index(name, [folder], model)
 
 
@@ -297,9 +312,14 @@ def main() -> None:
     parser.add_argument("--adapter-epochs", type=int, default=12)
     parser.add_argument("--temperature", type=float, default=0.05)
     parser.add_argument("--pull", type=float, default=0.01, help="weight pulling the adapter towards the identity")
-    parser.add_argument("--scorer-epochs", type=int, default=300)
-    parser.add_argument("--l2", type=float, default=1e-3)
-    parser.add_argument("--floor-questions", type=int, default=400, help="questions (a seeded sample) for the floor")
+    parser.add_argument("--scorer-epochs", type=int, default=50, help="L-BFGS iterations per pull strength")
+    parser.add_argument("--l2", type=float, default=1e-3, help="the weakest pull towards today's fusion tried")
+    parser.add_argument("--reuse-records", action="store_true",
+                        help="take the recorded searches from .bench/relevance/records.pkl (same adapter)")
+    parser.add_argument("--fit-questions", type=int, default=300,
+                        help="training questions (a seeded sample) searched for the fusion, per scope")
+    parser.add_argument("--val-questions", type=int, default=100, help="validation questions searched, per scope")
+    parser.add_argument("--floor-questions", type=int, default=200, help="questions (a seeded sample) for the floor")
     parser.add_argument("--keep", type=float, default=0.98, help="share of answerable questions the floor keeps")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, default=BENCH / "train.json")
@@ -354,11 +374,16 @@ def main() -> None:
 
     query_side = Adapted(cached, adapter)
     searcher = Searcher(index, query_side, models=LearnedModels.today(model.name))
-    fit = [q for q in questions if not inner_val(q.document or "")]
-    held = [q for q in questions if inner_val(q.document or "")]
+    fit = sample_of([q for q in questions if not inner_val(q.document or "")], args.fit_questions)
+    held = sample_of([q for q in questions if inner_val(q.document or "")], args.val_questions)
     started = time.perf_counter()
-    train_records = record(searcher, fit, False) + record(searcher, fit, True)
-    val_records = record(searcher, held, False) + record(searcher, held, True)
+    saved = BENCH / f"records{suffix}.pkl"
+    if args.reuse_records and saved.exists():
+        train_records, val_records = pickle.loads(saved.read_bytes())
+    else:
+        train_records = record(searcher, fit, False) + record(searcher, fit, True)
+        val_records = record(searcher, held, False) + record(searcher, held, True)
+        saved.write_bytes(pickle.dumps((train_records, val_records)))
     log["record_s"] = round(time.perf_counter() - started, 1)
     scorer = train_scorer(train_records, val_records, args.scorer_epochs, args.l2, log)
 
@@ -368,9 +393,9 @@ def main() -> None:
     committee_docs = [d for d in train_docs if d.startswith(COMMITTEE)]
     other_docs = [d for d in train_docs if not d.startswith(COMMITTEE)]
     models = LearnedModels(scorer, None, model.name)
-    positive, negative = [], []
-    chosen = np.random.default_rng(SEED).permutation(len(questions))[:args.floor_questions]
-    sample = [questions[i] for i in sorted(chosen)]
+    positive: list[np.ndarray] = []
+    negative: list[np.ndarray] = []
+    sample = sample_of(questions, args.floor_questions)
     for name, docs_in in (("train-committee", committee_docs), ("train-other", other_docs)):
         sub = Searcher(open_index(subset_index(name + suffix, docs_in, model)), query_side, models=models)
         for rec in record(sub, sample, False):

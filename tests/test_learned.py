@@ -174,6 +174,9 @@ def test_learned_floor_answers_no_results_below_its_threshold(searcher: Searcher
     assert lenient.search("short breaks for disabled children", 10, tuning=LEARNED).hits
     # A quoted phrase is a requirement, never refused by the floor.
     assert strict.search('"short breaks"', 10, tuning=LEARNED).hits
+    # A floor trained on another model's cosines does not judge this one's: the cosine rule does.
+    other = Searcher(searcher.index, searcher.embedder, models=LearnedModels(today.scorer, refuse, "minilm"))
+    assert other.search("short breaks for disabled children", 10, tuning=LEARNED).hits
 
 
 def test_shipped_learned_fusion_runs_in_the_search(searcher: Searcher) -> None:

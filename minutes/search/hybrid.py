@@ -157,7 +157,9 @@ class Searcher:
         semantic, keyword_rank = found.semantic, found.keyword_rank
         best = max(semantic[pid] for pid in ranked)
         if found.scored is not None:
-            return self._learned_floor(ranked, found, prepared, filters, floor, best)
+            decided = self._learned_floor(ranked, found, prepared, filters, floor, best)
+            if decided is not None:
+                return decided
         if best < floor and self.index.passages.restricts(filters):
             scores, _ = self.index.vectors.search(prepared.vector, 1, Filters(include_procedural=True))
             best = max([best, *scores.tolist()])
@@ -167,9 +169,10 @@ class Searcher:
         return [pid for pid in ranked if semantic[pid] >= floor or pid in keyword_rank], None
 
     def _learned_floor(self, ranked: list[int], found: _Candidates, prepared: PreparedQuery, filters: Filters,
-                       floor: float, best: float) -> tuple[list[int], str | None]:
+                       floor: float, best: float) -> tuple[list[int], str | None] | None:
         """The learned floor: no results when the model's P(something here answers it) is below its
-        threshold. Its features are those of `_apply_floor`'s rule, and more."""
+        threshold. Its features are those of `_apply_floor`'s rule, and more. None: no floor model
+        (the cosine rule decides)."""
         assert found.scored is not None
         if self.index.passages.restricts(filters):
             scores, _ = self.index.vectors.search(prepared.vector, 1, Filters(include_procedural=True))
@@ -180,8 +183,11 @@ class Searcher:
                                         found.scored.scores, found.scored.features, best, all_words)
         if self.recorder is not None:
             self.recorder.append((prepared.text, found.scored, features))
-        model = self._models().floor
-        if model is not None and model.probability(features) < model.threshold:
+        models = self._models()
+        model = models.floor
+        if model is None or not self.embedder.name.startswith(models.model):
+            return None  # its cosine features mean what they mean for the model it was trained with
+        if model.probability(features) < model.threshold:
             return [], NO_MATCH_FLOOR
         return [pid for pid in ranked if found.semantic[pid] >= floor or pid in keyword_rank], None
 
