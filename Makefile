@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run serve test check lint browser index eval clean
+.PHONY: run serve test check lint browser system-packages index eval clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +30,10 @@ index: $(STAMP)
 browser:
 	@sh scripts/ensure-browser.sh
 
-test: $(STAMP) browser
+system-packages:
+	@sh scripts/ensure-system-packages.sh
+
+test: $(STAMP) browser system-packages
 	$(BIN)/python -m pytest
 
 check: $(STAMP)

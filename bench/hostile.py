@@ -1,6 +1,6 @@
 """Re-measure issue 17's attacks after the fixes: peak memory and time of each, in a fresh process.
 
-    .venv/bin/python bench/hostile.py [--json FILE]
+    .venv/bin/python -m bench.hostile [--json FILE]
 
 Each case runs in its own Python process (so its peak RSS, VmHWM, is its own) against
 files and a site made here on 127.0.0.1. The first row is a process doing nothing, for the
@@ -22,8 +22,7 @@ from contextlib import suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+ROOT = Path(__file__).resolve().parent.parent  # the children import this checkout's code
 
 CHILD = r"""
 import json, re, sys, time

@@ -1,7 +1,7 @@
 """The rate limiter under a flood of distinct clients: time per request and memory held.
 
-    .venv/bin/python bench/ratelimit.py                       # 1k, 60k and 200k clients, 600/min
-    .venv/bin/python bench/ratelimit.py --clients 1000 100000 --json .bench/ratelimit.json
+    .venv/bin/python -m bench.ratelimit                       # 1k, 60k and 200k clients, 600/min
+    .venv/bin/python -m bench.ratelimit --clients 1000 100000 --json .bench/ratelimit.json
 
 Each client sends one request (the worst case for the limiter: every request is a new key), at
 `--per-minute`; after each step it times `--probes` requests of fresh clients one by one and
@@ -15,17 +15,13 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
 import tracemalloc
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from limits import RateLimitItemPerMinute
 
-from limits import RateLimitItemPerMinute  # noqa: E402
-
-from minutes.web.security import ClientLimiter  # noqa: E402
+from minutes.web.security import ClientLimiter
 
 
 def address(n: int) -> str:

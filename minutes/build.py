@@ -24,6 +24,7 @@ from minutes.chunk import CHUNKER_VERSION, chunk_document
 from minutes.embed import Embedder, embedding_text, load_embedder
 from minutes.errors import BuildError
 from minutes.ingest import IngestOptions, Problem, load_documents
+from minutes.ingest.limits import Limits
 from minutes.records import Document, DocumentInfo
 from minutes.settings import Settings
 from minutes.storage import open_backend
@@ -199,6 +200,8 @@ def build_from_settings(settings: Settings, paths: list[Path], *, rebuild: bool 
         for cache in ("cache.sqlite", "extracted.sqlite"):
             (Path(settings.index_dir) / cache).unlink(missing_ok=True)
     backend = open_backend(settings.index_dir, settings.backend)
+    ingest = ingest or IngestOptions()
+    ingest.limits = Limits.from_settings(settings)  # these settings' caps, not only the environment's
     if settings.ray is None:
         embedder = load_embedder(settings.model, device=settings.device)
         return build_index(paths, settings.index_dir, embedder, batch_size=settings.batch_size, ingest=ingest,

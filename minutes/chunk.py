@@ -18,15 +18,23 @@ from minutes.records import Document, Passage
 
 # Bump whenever passages would come out differently: an index built by another
 # version must be rebuilt, not silently mixed.
-CHUNKER_VERSION = "5"
+CHUNKER_VERSION = "6"
 
 TARGET_WORDS = 200  # merge neighbours until a passage reaches about this size (bench: docs/benchmarks.md)
 MAX_WORDS = 260     # split anything longer; the model reads the first 256 word pieces, keyword search all
 
 _BULLET = re.compile(r"^\s*(?:[·•▪◦●\-*–]|\(?[a-z0-9]{1,3}[).]|\d+\.\d+)\s+", re.IGNORECASE)
-_RESOLUTION = re.compile(r"^\s*(?:it\s+was\s+)?(?:resolved|agreed|recommended|decision)\b", re.IGNORECASE)
+# A resolution opens with the word as a heading or a sentence's start ("RESOLVED that", "Agreed:",
+# "DECISION –", "It was RESOLVED"): not a label ("Decision maker: ...", "Decision status: ..."),
+# a form's heading ("DECISION TO BE TAKEN BY:") or "agreed" inside a wrapped sentence.
+_RESOLUTION = re.compile(r"^\s*(?:(?i:it\s+was)\s+)?(?:RESOLVED|Resolved|AGREED|Agreed|RECOMMENDED|Recommended|"
+                         r"DECISION|Decision)(?=\s*$|\s*[:–—,.-]|\s+(?i:that|to(?!\s+be\s+taken)|unanimously|"
+                         r"as\s+follows|by)\b)")
 _SECTION = re.compile(r"^\s*(agenda item|minutes|supporting documents|decision|purpose of report|"
                       r"recommendations?|background|strategic intent)\s*:?\s*$", re.IGNORECASE)
+# A resolution that introduces a list ("RESOLVED – That:", a bare "AGREED") runs on across gaps
+# while its list items follow; any other paragraph after a gap ends it.
+_OPENS_LIST = re.compile(r"(?:[:–—-]|\bthat)\s*$|^\W*(?:it\s+was\s+)?(?:resolved|agreed|decision)\W*$", re.IGNORECASE)
 _PROJECT = re.compile(r"^\s*project\t+\s*(\S.*)$", re.IGNORECASE)
 _TURN = re.compile(r"^\*\*([^*]{1,80}):\*\*\s")
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
@@ -58,31 +66,54 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
-def _blocks(text: str, title: str) -> Iterator[_Block]:
+def _is_title_line(line: str, titles: tuple[str, ...]) -> bool:
+    """The document's own title (an item called "Minutes" or "Decision"), not a section marker."""
+    bare = " ".join(line.split()).rstrip(":").lower()
+    return any(bare == t for t in titles)
+
+
+def _titles(document: Document) -> tuple[str, ...]:
+    """The names a document's first line may carry: its title, its item label with and without number."""
+    names = {document.title or "", document.item or ""}
+    if document.item:
+        names.add(re.sub(r"^\s*(?=[\w/.()-]*\d)[\w/.()-]{1,12}[.)]?\s+", "", document.item, count=1))  # "77/21 Minutes"
+    return tuple(" ".join(n.split()).lower() for n in names if n.strip())
+
+
+def _blocks(text: str, title: str, own_titles: tuple[str, ...] = ()) -> Iterator[_Block]:
     """Classify lines and group consecutive lines of the same kind into blocks."""
     section, project, in_resolution, after_minutes = title, "", False, False
     current: _Block | None = None
     expect_title = False
+    first_line = True
+    after_gap = list_open = False
     for line_start, line_end in _lines(text):
         start, end = _trim(text, line_start, line_end)
         line = text[start:end]
-        if not line:  # a blank line closes a block (and a resolution's numbered list ends at a gap)
+        if not line:  # a blank line closes a block
             if current:
                 yield current
                 current = None
+            after_gap = True
             continue
+        if after_gap and in_resolution and not (list_open and _BULLET.match(line)):
+            in_resolution = list_open = False  # the resolution ended at the gap
+        after_gap = False
         if expect_title:  # the line after "Agenda item" is the item's own title
             title = section = line
             expect_title = False
             continue
-        if marker := _SECTION.match(line):
+        # A section marker is a label line ("Minutes:", "Decision"); the same words as the
+        # document's first line and its own title are the title: an item called "Minutes".
+        is_title, first_line = first_line and _is_title_line(line, own_titles), False
+        if not is_title and (marker := _SECTION.match(line)):
             if current:
                 yield current
                 current = None
             name = marker.group(1).lower()
             expect_title = name == "agenda item"
             after_minutes = after_minutes or name == "minutes"
-            in_resolution = name == "decision"
+            in_resolution = list_open = name == "decision"
             section = title if name in ("minutes", "agenda item") else f"{title} — {line.rstrip(':')}"
             continue
         if found := _PROJECT.match(line):
@@ -92,8 +123,10 @@ def _blocks(text: str, title: str) -> Iterator[_Block]:
             if found.group(1) != project:
                 project = found.group(1).strip()
             continue
-        if _RESOLUTION.match(line):
+        if _RESOLUTION.match(line) and not is_title:
             in_resolution = True
+        if in_resolution and _OPENS_LIST.search(line):
+            list_open = True
         if _TURN.match(line):
             kind = "turn"
         elif in_resolution:
@@ -173,7 +206,7 @@ def chunk_document(document: Document) -> list[Passage]:
     text = document.text
     title = document.item or document.title or document.document_id
     pieces: list[_Block] = []
-    for block in _blocks(text, title):
+    for block in _blocks(text, title, _titles(document)):
         for piece in _split_long(text, block):
             pieces.extend(_hard_split(text, piece) if piece.words(text) > MAX_WORDS else [piece])
     return [

@@ -49,6 +49,10 @@ class RayEmbedder:
             import ray
         except ImportError as exc:
             raise ModelError("--ray needs Ray: pip install 'minutes[ray]'") from exc
+        if not address:  # Ray was imported before the variable was set: the same switch, read at call time
+            from ray._private import ray_constants
+
+            ray_constants.ENABLE_RAY_CLUSTER = False
         local = load_embedder(model)  # the name and size; also fails early on an unknown model
         self.name, self.dimension = local.name, local.dimension
         self.floor: float = local.floor

@@ -15,6 +15,7 @@ from minutes.build import build_index
 from minutes.embed import HashingEmbedder
 from minutes.search.hybrid import Searcher
 from minutes.settings import Settings
+from minutes.sources.moderngov import saved_pages
 from minutes.storage import open_index
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,6 +23,7 @@ CORPUS = ROOT / "corpus"
 SHARED = ROOT.parent / "shared"
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+saved_pages.register()  # as the CLI does at start-up: saved ModernGov pages are read as such
 pytest_plugins = ["tests.milvus_fixtures"]  # the Milvus servers (started only by tests that use them)
 
 

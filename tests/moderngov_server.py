@@ -42,6 +42,11 @@ DOCUMENTS = {
               ["Members thanked the Wombatclerk for the printed minutes."]],
     "g7001": [["KENT COUNTY COUNCIL", "CABINET", "MINUTES of a meeting of the Cabinet held on 30 January 2025.",
                "The Cabinet noted the Kookaburraledger of savings."]],
+    "g4967": [["MANCHESTER CITY COUNCIL", "MINUTES of the Audit Committee held on 10 February 2025."]],
+    "c60860": [["Minutes of the Audit Committee held on 25 November 2024",
+                "The Committee reviewed the Numbatledger of outstanding audit actions."]],
+    "c60870": [["Internal Audit Progress Report Q3 2024-25", "Fourteen audits are complete."],
+               ["Counter fraud: the blue badge investigation closed with two prosecutions."]],
     "s128748": [["Exempt pricing schedule Zanzibarcontract unit rates"]],
     "s128790": [["Zanzibarcontract tender evaluation scores"]],
 }
@@ -59,6 +64,7 @@ class Logged:
 class Site:
     url: str
     log: list[Logged] = field(default_factory=list)
+    broken: set[str] = field(default_factory=set)  # path fragments answered with HTTP 500 (a test sets them)
 
     def requests_to(self, fragment: str) -> list[Logged]:
         return [r for r in self.log if fragment in r.path + "?" + "&".join(f"{k}={v[0]}" for k, v in r.query.items())]
@@ -93,6 +99,8 @@ def _route(path: str, query: dict[str, list[str]], host: str) -> tuple[int, byte
         if (FIXTURES / name).exists():
             return 200, (FIXTURES / name).read_bytes(), "text/html; charset=utf-8"
         return 404, b"<h1>Not found</h1>", "text/html"
+    if path == "/mgConvert2PDF.aspx" and f"c{arg.get('id')}" in DOCUMENTS:  # a paper converted on request
+        return 200, make_pdf(DOCUMENTS[f"c{arg.get('id')}"]), "application/pdf"  # type: ignore[arg-type]
     if path.startswith("/documents/"):
         key = path.split("/")[2]
         if "frontsheet" in path.lower():
@@ -115,7 +123,9 @@ def serve() -> Iterator[Site]:
             headers = {k.lower(): v for k, v in self.headers.items()}
             entry = Logged(unquote(parsed.path), parse_qs(parsed.query), headers)
             site.log.append(entry)
-            routed = _route(entry.path, entry.query, self.headers.get("Host", ""))
+            broken = any(part in self.path for part in site.broken)
+            routed = (500, b"<h1>Server Error</h1>", "text/html") if broken else \
+                _route(entry.path, entry.query, self.headers.get("Host", ""))
             status, body, kind = routed or (404, b"<h1>Not found</h1>", "text/html")
             etag = '"' + hashlib.sha1(body).hexdigest() + '"'
             if status == 200 and self.headers.get("If-None-Match") == etag:

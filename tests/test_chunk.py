@@ -96,3 +96,44 @@ def test_passages_never_cross_a_page_break() -> None:
     assert [p.text for p in passages] == pages
     unpaged = chunk_document(Document("d", text))
     assert len(unpaged) == 1 and unpaged[0].page is None
+
+
+# An item titled "Minutes", as a real GetMeeting response has it (Manchester's Audit Committee,
+# recorded by DemocracyClub's LGSF), written the way the ModernGov importer writes items.
+MINUTES_ITEM = ("Minutes\n\nTo approve as a correct record the minutes of the meeting held on 25 November 2025.\n\n"
+                "Minutes:\nTo approve the minutes of the meeting held on 25 November 2025 as a correct record.")
+
+
+def test_an_item_titled_minutes_keeps_its_title_and_description() -> None:
+    passages = chunk_document(Document("m", MINUTES_ITEM, title="Minutes", item="1. Minutes"))
+    assert [(p.kind, p.text.split("\n")[0][:30]) for p in passages] == [
+        ("description", "Minutes"), ("minutes", "To approve the minutes of the ")]
+    assert "To approve as a correct record" in passages[0].text  # the description is not labelled a minute
+    assert passages[0].heading == passages[1].heading == "1. Minutes"
+
+
+def test_an_item_titled_decision_is_not_a_decision() -> None:
+    text = ("Decision\n\nTo note the decision of the Leader on the A2 junction.\n\n"
+            "Minutes:\nMembers noted the decision.\n\nDecision:\nRESOLVED that the decision be noted.")
+    for item in ("4. Decision", "77/21 Decision"):
+        kinds = [(p.kind, p.text[:12]) for p in chunk_document(Document("d", text, title="Decision", item=item))]
+        assert kinds == [("description", "Decision\n\nTo"), ("minutes", "Members note"),
+                         ("resolution", "RESOLVED tha")], item
+
+
+def test_a_decision_page_label_line_is_not_a_resolution() -> None:
+    text = "Award of Waste Contracts\n\nDecision maker: Director of Environment\nDecision status: Approved"
+    assert {p.kind for p in chunk_document(Document("d", text, title="Award of Waste Contracts"))} == {"description"}
+
+
+def test_a_resolution_ends_at_a_gap() -> None:
+    text = "RESOLVED that the salt stock be restored.\n\n13. Quarry lorry traffic on the A20\n\nResidents complained."
+    assert [p.kind for p in chunk_document(Document("d", text))][-1] == "description"
+
+
+def test_a_resolution_introducing_a_list_runs_on_across_gaps() -> None:
+    text = ("RESOLVED – That:\n\na) the progress made be noted;\n\nb) the next phase be approved.\n\n"
+            "Members then discussed school transport.")
+    passages = chunk_document(Document("d", text))
+    assert [p.kind for p in passages] == ["resolution", "description"]
+    assert passages[0].text.endswith("b) the next phase be approved.")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from minutes.ingest import Problem, load_documents
-from minutes.ingest.html import html_to_text
+from minutes.ingest.htmltext import html_to_text
 from minutes.records import Document
 
 FIXTURES = Path(__file__).parent / "fixtures" / "moderngov"

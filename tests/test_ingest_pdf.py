@@ -102,7 +102,7 @@ def test_extraction_is_cached_by_file_hash(tmp_path: Path, monkeypatch: pytest.M
     assert (second.stats.extracted, second.stats.from_cache) == (0, 2)
     assert docs2 == docs1  # same documents, page offsets included
     assert [p.reason for p in items if isinstance(p, Problem) and p.kind == "failed"] == \
-        ["no text layer: 1 page(s) of images only (a scan?); Minutes does not do OCR"]  # failures remembered too
+        ["no text layer: 1 page(s) of images only (a scan?), and no page is a full-page scan for OCR to read"]
 
 
 def test_everything_failing_is_an_error(tmp_path: Path) -> None:

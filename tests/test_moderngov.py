@@ -162,7 +162,7 @@ def test_import_end_to_end(tmp_path: Path) -> None:
     with serve() as site:
         code, stdout, stderr = _import(site.url, index_dir, out)
         assert code == 0, stderr
-        assert re.search(r"imported 2 meetings \(1 from their HTML page\), 7 items \(5 procedural\), 6 papers; "
+        assert re.search(r"imported 3 meetings \(1 from their HTML page\), 10 items \(6 procedural\), 9 papers; "
                          r"3 restricted", stdout), stdout
         # the 500 fell back to the meeting page; the time-out and the malformed XML + 404 are reported
         assert "GetMeeting?lMeetingId=7102: timed out after 0.3s after 2 attempts; meeting page also failed" in stderr

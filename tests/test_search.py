@@ -160,10 +160,10 @@ PARAGRAPH = ("The panel was concerned that reducing the availability of short br
 
 @pytest.fixture(scope="module")
 def duplicates(tmp_path_factory: pytest.TempPathFactory) -> Searcher:
-    """A report and its minutes repeat one paragraph (one copy with a line added)."""
+    """Two papers repeat one paragraph (one copy with a word added)."""
     folder = tmp_path_factory.mktemp("dup-corpus")
     (folder / "report.md").write_text(f"---\ndocument_id: report\n---\n{PARAGRAPH}\n\nThe budget was set.\n")
-    (folder / "minutes.md").write_text(f"---\ndocument_id: minutes\n---\nMinutes:\n\n{PARAGRAPH} Noted.\n\n"
+    (folder / "minutes.md").write_text(f"---\ndocument_id: minutes\n---\n{PARAGRAPH} Noted.\n\n"
                                        "Members discussed school transport.\n")
     (folder / "other.md").write_text("---\ndocument_id: other\n---\nShort breaks were praised by parents.\n")
     index_dir = tmp_path_factory.mktemp("dup-index")
@@ -295,3 +295,20 @@ def test_real_model_on_the_seed_corpus(tmp_path: Path) -> None:
                 if line.strip() and not line.startswith("#")]
     answered = [q for q in offtopic if real.search(q, 10).hits]
     assert len(answered) <= 0.1 * len(offtopic), answered
+
+
+def test_a_minute_is_never_collapsed_into_the_paper_it_repeats(tmp_path: Path) -> None:
+    """Real minutes restate the agenda text; the minute is what the reader came for (issue 15 item 2)."""
+    folder = tmp_path / "papers"
+    folder.mkdir()
+    query = "short breaks for disabled children and costly interventions"
+    # The agenda's copy is titled with the question's words, so it ranks above the minute.
+    (folder / "report.md").write_text(f"---\ndocument_id: report\ntitle: {query}\n---\n{PARAGRAPH}\n")
+    (folder / "minutes.md").write_text(f"---\ndocument_id: minutes\n---\nMinutes:\n\n{PARAGRAPH}\n")
+    embedder = HashingEmbedder()
+    build_index([folder], tmp_path / "index", embedder)
+    searcher = Searcher(open_index(tmp_path / "index"), embedder)
+    both = [h.passage for h in searcher.search(query, 10, tuning=Tuning(mode="rrf")).hits]
+    assert [p.document_id for p in both][:2] == ["report", "minutes"]  # the blurb ranks first...
+    shown = [h.passage for h in searcher.search(query, 10).hits]
+    assert "minutes" in [p.kind for p in shown]  # ...and the minute is still shown

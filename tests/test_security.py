@@ -222,7 +222,11 @@ def test_forwarded_headers_are_not_believed_by_default(seed_index_dir: Path, emb
 
 def test_forwarded_headers_of_a_trusted_proxy_name_the_client(seed_index_dir: Path,
                                                                embedder: HashingEmbedder) -> None:
-    with make_client(seed_index_dir, embedder, rate_limit=2, trusted_proxies=["testclient"]) as proxied:
+    from minutes.web.app import create_app
+
+    app = create_app(WebSettings(index_dir=seed_index_dir, model="hashing", rate_limit=2,
+                                 trusted_proxies=["127.0.0.0/8"]), embedder=embedder)
+    with TestClient(app, client=("127.0.0.1", 50000)) as proxied:   # a proxy on this machine
         spread = [proxied.get("/api/search?q=budget", headers={"X-Forwarded-For": f"198.51.100.{n}"}).status_code
                   for n in range(3)]
         same = [proxied.get("/api/search?q=budget", headers={"X-Forwarded-For": "198.51.100.9"}).status_code

@@ -26,3 +26,22 @@ def test_environment_feeds_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: P
 def test_the_core_settings_know_no_server() -> None:
     server_only = {"host", "port", "public_url", "rate_limit", "trusted_proxies", "max_url_bytes", "max_body_bytes"}
     assert not server_only & set(Settings.model_fields) and server_only <= set(WebSettings.model_fields)
+
+
+@pytest.mark.parametrize(("value", "proxies"), [
+    ('["127.0.0.1", "10.0.0.0/8"]', ["127.0.0.1", "10.0.0.0/8"]),
+    ("127.0.0.1, ::1", ["127.0.0.1", "::1"]),
+    ("", []),
+])
+def test_trusted_proxies_from_the_environment(monkeypatch: pytest.MonkeyPatch, value: str,
+                                              proxies: list[str]) -> None:
+    monkeypatch.setenv("MINUTES_TRUSTED_PROXIES", value)
+    assert WebSettings().trusted_proxies == proxies
+
+
+def test_a_trusted_proxy_must_be_an_address(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pydantic import ValidationError
+
+    monkeypatch.setenv("MINUTES_TRUSTED_PROXIES", "proxy.example")
+    with pytest.raises(ValidationError, match="'proxy.example' is not an IP address or network"):
+        WebSettings()

@@ -3,6 +3,10 @@
 Each command lives in its own module; this one builds the group and adds them. An error a
 person can fix (a `MinutesError`, or a setting that does not validate) is one line on stderr
 and exit status 1; anything else is a programming error and keeps its traceback.
+
+This package is also the composition root: the sources' plug-ins into the generic readers
+are registered here (saved ModernGov pages into the HTML reader), so the ingest layer never
+imports a source.
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ from minutes.cli.serve import serve_command
 from minutes.cli.terminal import printable
 from minutes.errors import MinutesError
 from minutes.settings import Settings
+from minutes.sources.moderngov import saved_pages
+
+saved_pages.register()
 
 
 class MinutesGroup(click.Group):

@@ -86,13 +86,19 @@ def moderngov(settings: Settings, base_url: str, committees: tuple[str, ...], da
         stats = client.stats
     for line in problem_lines(report.problems):
         click.echo(line, err=True)
+    failed = f" ({len(report.failed_papers)} failed)" if report.failed_papers else ""
     click.echo(f"imported {report.meetings} meetings ({report.via_html} from their HTML page), {report.items} items "
-               f"({report.procedural} procedural), {report.documents} papers; {report.restricted} restricted "
+               f"({report.procedural} procedural), {report.documents} papers{failed}; {report.restricted} restricted "
                f"items or papers not stored; {report.written} files written, {report.removed} removed → {out_dir} "
                f"in {report.seconds:.1f}s [{stats.requests} requests, {stats.not_modified} not modified, "
                f"{stats.from_cache} from cache, {stats.retries} retries]")
     if not council and not (out_dir / "minutes.yaml").exists():
         click.echo("gap: the site's council is not known, so its documents have none; pass --council NAME", err=True)
+    if report.failed_papers:
+        click.echo(f"{len(report.failed_papers)} papers could not be downloaded (an earlier copy, if any, is kept):",
+                   err=True)
+        for paper in report.failed_papers:
+            click.echo(f"  {paper.meeting}, {paper.owner}: '{paper.title}' ({paper.reason}) {paper.url}", err=True)
     if report.meetings == 0 and report.problems:
         click.echo("Error: nothing could be imported", err=True)
         sys.exit(1)
@@ -100,3 +106,7 @@ def moderngov(settings: Settings, base_url: str, committees: tuple[str, ...], da
         sources = [p for p in previous_sources(settings.index_dir, settings.backend)
                    if p.resolve() != out_dir.resolve()]
         run_build(settings, [*sources, out_dir], ingest=IngestOptions(council=council))
+    if report.meetings_without_papers:  # what was imported is indexed; the run still failed
+        click.echo(f"Error: no paper of {len(report.meetings_without_papers)} meeting(s) could be downloaded: "
+                   + "; ".join(report.meetings_without_papers), err=True)
+        sys.exit(1)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from minutes.text.query import parse_query
-from minutes.text.stem import stemmed_words, stems, words
+from minutes.text.stem import WORD, stems, words
 
 
 def highlight_spans(text: str, terms: Iterable[str]) -> list[tuple[int, int]]:
@@ -18,16 +18,15 @@ def highlight_spans(text: str, terms: Iterable[str]) -> list[tuple[int, int]]:
     A term matches where the text has its words in order with the same stems, so `policies`
     marks "policy" and "break" marks "breaks", exactly the words the keyword engine matched.
     """
-    text_words = stemmed_words(text)
-    text_stems = [w.stem for w in text_words]
+    found = list(WORD.finditer(text))
+    text_stems = stems(m.group() for m in found)
     spans: list[tuple[int, int]] = []
     for term in terms:
         wanted = stems(words(term))
         n = len(wanted)
-        if not n:
-            continue
-        spans.extend((text_words[i].start, text_words[i + n - 1].end)
-                     for i in range(len(text_stems) - n + 1) if text_stems[i:i + n] == wanted)
+        if n:
+            spans.extend((found[i].start(), found[i + n - 1].end()) for i, stem in enumerate(text_stems)
+                         if stem == wanted[0] and text_stems[i:i + n] == wanted)
     merged: list[tuple[int, int]] = []
     for start, end in sorted(spans):
         if merged and start <= merged[-1][1]:

@@ -110,7 +110,7 @@ def _load_optional_readers() -> None:
     # so a missing optional library only disables its own format.
     import importlib
 
-    for module in ("pdf", "html", "docx"):
+    for module in ("pdf", "html", "docx", "doc"):
         try:
             importlib.import_module(f"{__name__}.{module}")
         except ImportError:
@@ -170,6 +170,22 @@ def _link_target(path: Path) -> str:
 def iter_files(paths: Iterable[Path]) -> Iterator[tuple[Path, Path]]:
     """(file, root) for every readable file under the given files or folders, sorted."""
     yield from scan(paths)[0]
+
+
+def unread_files(paths: Iterable[Path]) -> Iterator[Problem]:
+    """A Problem for each file under `paths` in no format a reader knows, naming the formats that are."""
+    known = ", ".join(sorted(READERS))
+    for root in map(Path, paths):
+        candidates = [root] if root.is_file() else sorted(root.rglob("*")) if root.is_dir() else []
+        for path in candidates:
+            if not path.is_file() or path.suffix.lower() in READERS or path.name.lower() in IGNORED_NAMES:
+                continue
+            if root.is_dir() and any(part.startswith(".") for part in path.relative_to(root).parts):
+                continue
+            reason = f"not a format Minutes reads ({path.suffix or 'no suffix'}); it reads {known}"
+            if path.suffix.lower() == ".xml":
+                reason += "; a ModernGov site's web-service XML is imported with `minutes import moderngov BASE_URL`"
+            yield Problem(str(path), reason)
 
 
 class ExtractionCache:
@@ -335,6 +351,7 @@ def load_documents(paths: Iterable[Path], options: IngestOptions | None = None) 
     cache = ExtractionCache(options.cache_path) if options.cache_path else None
     extractor = _Extractor()
     seen: dict[str, Path] = {}
+    read_any = False
     try:
         bar = tqdm(files, desc="extracting", unit=" files",
                    disable=None if options.progress is None else not options.progress)
@@ -396,9 +413,12 @@ def load_documents(paths: Iterable[Path], options: IngestOptions | None = None) 
                     if gap not in reported:
                         reported.add(gap)
                         yield Problem(str(path), gap, kind="gap")
+                read_any = True
                 yield doc
         for source, reason in folders.errors:
             yield Problem(source, reason)
+        if not read_any:  # nothing read: say which files were passed over, and what is read
+            yield from unread_files(roots)
     finally:
         extractor.close()
         if cache is not None:

@@ -3,7 +3,7 @@
 python-docx reads the document XML directly (no Word, no LibreOffice), keeps list
 paragraphs and headings as separate lines, and is fast enough that the extraction cache
 matters little. Tables come out one row per line with cells separated by tabs, the form
-the chunker knows as a table. Old binary .doc files are not read (they need LibreOffice).
+the chunker knows as a table. Old binary .doc files are read by doc.py (antiword).
 Word has no fixed pages, so passages from .docx carry no page number.
 """
 

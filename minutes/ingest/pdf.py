@@ -13,21 +13,32 @@ control characters dropped) and the pages are joined with a blank line, so a pas
 never straddles two pages. `Document.page_starts` records where each page begins, and a
 passage knows its page from its offset; links then go to `URL#page=N`.
 
+Scanned pages (no text layer, one big image) are read with Tesseract OCR (see ocr.py);
+the document's `extra` says which pages were (`ocr_pages`), so the document view can say
+that their text was machine-read. The extraction cache keeps the OCR text like any other,
+and its key names the Tesseract version, so installing or upgrading it reads scans anew.
+
 A file that has no usable text is refused with a reason a person can act on: empty,
-not a PDF, damaged, encrypted, or only images (a scan needs OCR, which Minutes does not do).
+not a PDF, damaged, encrypted, or only images that OCR could not read (or no Tesseract).
 """
 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote
 
 from minutes.errors import InputError
+from minutes.ingest import ocr
 from minutes.records import Document
 
-VERSION = "pdf-1"  # bump when the text would come out differently (invalidates the extraction cache)
+# Bump when the text would come out differently (invalidates the extraction cache); the
+# Tesseract version is part of it because scanned pages read differently with another.
+VERSION = f"pdf-2+ocr-{ocr.tesseract_version() or 'none'}"
+
+OCR_SHARE_OF_TIME = 0.75  # of max_seconds_per_file: OCR stops after it, keeping the pages read
 
 # A page with fewer letters than this is taken as having no text layer.
 MIN_LETTERS_PER_PAGE = 20
@@ -68,6 +79,11 @@ def tidy_page(raw: str) -> str:
 
 def extract_pages(path: Path) -> list[str]:
     """The tidied text of each page; raises PdfError with a clear reason."""
+    return extract_pdf(path)[0]
+
+
+def extract_pdf(path: Path) -> tuple[list[str], list[int]]:
+    """The tidied text of each page, scanned pages read by OCR, and the numbers of those pages."""
     import pypdfium2 as pdfium
 
     size = path.stat().st_size
@@ -88,12 +104,16 @@ def extract_pages(path: Path) -> list[str]:
     from minutes.ingest import limits
 
     cap = limits.current()
+    started = time.monotonic()
+    pages: list[str] = []
+    scanned: list[int] = []  # 1-based numbers of the pages that are scans
+    ocr_pages: list[int] = []
+    missing_ocr: str | None = None
     try:
         if len(pdf) == 0:
             raise PdfError("PDF has no pages")
         if len(pdf) > cap.max_pages:
             limits.note(f"capped: the first {cap.max_pages:,} of {len(pdf):,} pages indexed (max_pages)")
-        pages: list[str] = []
         chars = 0
         for index in range(min(len(pdf), cap.max_pages)):
             if chars > cap.max_chars:
@@ -103,19 +123,41 @@ def extract_pages(path: Path) -> list[str]:
             try:
                 textpage = page.get_textpage()
                 try:
-                    pages.append(tidy_page(textpage.get_text_bounded()))
-                    chars += len(pages[-1])
+                    text = tidy_page(textpage.get_text_bounded())
                 finally:
                     textpage.close()
+                if ocr.is_scanned(page, sum(ch.isalpha() for ch in text), MIN_LETTERS_PER_PAGE):
+                    scanned.append(index + 1)
+                    # OCR takes seconds a page: stop in time to index what was read, not lose the file
+                    if time.monotonic() - started > OCR_SHARE_OF_TIME * cap.max_seconds:
+                        limits.note(f"capped: OCR stopped before page {index + 1:,}, near the "
+                                    f"{cap.max_seconds:g} s a file may take (max_seconds_per_file)")
+                        pages.append(text)
+                        continue
+                    try:
+                        read = ocr.ocr_page(page)
+                    except ocr.OcrUnavailable as exc:
+                        missing_ocr = str(exc)
+                    else:
+                        if sum(ch.isalpha() for ch in read) >= MIN_LETTERS_PER_PAGE:
+                            text = read
+                            ocr_pages.append(index + 1)
+                pages.append(text)
+                chars += len(text)
             finally:
                 page.close()
     finally:
         pdf.close()
     letters = sum(ch.isalpha() for page in pages for ch in page)
     if letters < MIN_LETTERS_PER_PAGE * max(1, min(len(pages), 3)) and letters < 200:
-        raise PdfError(f"no text layer: {len(pages)} page(s) of images only (a scan?); "
-                       "Minutes does not do OCR")
-    return pages
+        if missing_ocr:
+            raise PdfError(f"no text layer: {len(pages)} page(s) of images only (a scan?), and {missing_ocr}")
+        if not scanned:
+            raise PdfError(f"no text layer: {len(pages)} page(s) of images only (a scan?), "
+                           "and no page is a full-page scan for OCR to read")
+        raise PdfError(f"no text layer: {len(pages)} page(s) of images only (a scan?), "
+                       f"and OCR found no text on {len(scanned)} scanned page(s)")
+    return pages, ocr_pages
 
 
 def join_pages(pages: list[str]) -> tuple[str, tuple[int, ...]]:
@@ -134,14 +176,18 @@ def title_from_name(path: Path) -> str:
 
 
 def read_pdf(path: Path, root: Path) -> Iterator[Document]:
-    text, starts = join_pages(extract_pages(path))
+    pages, ocr_pages = extract_pdf(path)
+    text, starts = join_pages(pages)
+    extra = {"format": "pdf", "pages": str(len(starts))}
+    if ocr_pages:  # which pages' text was machine-read from images (the document view says so)
+        extra |= {"ocr_pages": ",".join(map(str, ocr_pages)), "ocr": f"tesseract {ocr.tesseract_version()}"}
     yield Document(
         document_id=path.relative_to(root).with_suffix("").as_posix(),
         text=text,
         title=title_from_name(path),
         path=str(path),
         page_starts=starts,
-        extra={"format": "pdf", "pages": str(len(starts))},
+        extra=extra,
     )
 
 

@@ -10,7 +10,6 @@ a baseline (search/tuning.py).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -25,19 +24,13 @@ from minutes.search.query import MAX_K, MAX_QUERY_CHARS, PreparedQuery, validate
 from minutes.search.tuning import MODES, Tuning
 from minutes.storage import open_index
 from minutes.storage.base import IndexReader
+from minutes.text.duplicates import repeats, word_set
 
 __all__ = ["MAX_K", "MAX_QUERY_CHARS", "MODES", "NO_MATCH", "NO_MATCH_FLOOR", "PreparedQuery", "QueryError",
            "Searcher", "Tuning", "open_searcher", "validate_query"]
 
 NO_MATCH_FLOOR = "No passages match this question closely enough. Try other words, or fewer filters."
 NO_MATCH = "No passages match. Try other words, or fewer filters."
-_WORDS = re.compile(r"\w+")
-
-
-def _word_set(text: str) -> frozenset[str]:
-    return frozenset(w.lower() for w in _WORDS.findall(text))
-
-
 @dataclass
 class _Candidates:
     """What the retrievers found for one search (ids are the backend's passage ids)."""
@@ -196,17 +189,17 @@ class Searcher:
         details = self.index.passages.passages(ranked[: max(4 * k, 40)] if collapse else ranked[:k])
         keyword_rank = found.keyword_rank
         hits: list[Hit] = []
-        seen: list[frozenset[str]] = []
+        kept: list[tuple[frozenset[str], str]] = []
         for pid in ranked:
             if pid not in details:
                 continue
             stored = details[pid]
-            if collapse:
-                words = _word_set(stored.passage.text)
-                if any(len(words & other) >= tuning.duplicate_overlap * min(len(words), len(other))
-                       for other in seen):
-                    continue  # a near-duplicate of a better-ranked passage
-                seen.append(words)
+            if collapse:  # only true duplicates, and never an item's minute or decision (text/duplicates.py)
+                words, kind = word_set(stored.passage.text), stored.passage.kind
+                if any(repeats(words, kind, other, other_kind, tuning.duplicate_overlap)
+                       for other, other_kind in kept):
+                    continue  # a copy of a better-ranked passage
+                kept.append((words, kind))
             cosine = found.semantic.get(pid)
             hits.append(Hit(stored.passage, stored.document, round(fused[pid], 6), len(hits) + 1,
                             None if cosine is None else round(cosine, 4), keyword_rank.get(pid)))

@@ -28,7 +28,7 @@ class Tuning:
     # Relevance floor on cosine similarity (hybrid only): when no passage of the index reaches it
     # and no candidate holds every query word, there are no results. None: the model's own.
     floor: float | None = None
-    duplicate_overlap: float = 0.8  # word-set overlap above which two passages are the same
+    duplicate_overlap: float = 0.8  # share of the larger passage's words two copies share (text/duplicates.py)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:

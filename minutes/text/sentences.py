@@ -4,8 +4,8 @@ nupunkt does the cutting: the Punkt algorithm with a model trained on legal and 
 English, so "No. 12", "para. 3.2", "Mr. J. Smith", "e.g." and "5 p.m." do not end a sentence;
 council titles it does not know are added below. Chosen over pysbd (the proposal's pick), which
 has had no release since 2021, cuts after "Cllr." and "para." unless its abbreviation class is
-patched, and was ten times slower on committee papers. nupunkt is MIT, has no dependencies and
-gives exact character offsets.
+patched, and took 16.6 ms a passage against nupunkt's 0.2 ms on the Kent papers (`python -m
+bench.text`). nupunkt is MIT, has no dependencies and gives exact character offsets.
 
 A line break always ends a sentence: bullets, table rows and headings are lines of their own.
 """

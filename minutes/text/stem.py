@@ -11,19 +11,12 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterable
-from typing import NamedTuple
 
 import Stemmer
 
 WORD = re.compile(r"[^\W_]+")  # letters and digits: tantivy splits at every other character
 
 _local = threading.local()
-
-
-class Word(NamedTuple):
-    start: int       # offsets in the text
-    end: int
-    stem: str
 
 
 def _stemmer() -> Stemmer.Stemmer:
@@ -47,9 +40,3 @@ def stems(words: Iterable[str]) -> list[str]:
 def words(text: str) -> list[str]:
     """The words of `text`, as the keyword engine's tokenizer cuts them (not yet stemmed)."""
     return WORD.findall(text)
-
-
-def stemmed_words(text: str) -> list[Word]:
-    """Each word of `text` with its offsets and its stem."""
-    matches = list(WORD.finditer(text))
-    return [Word(m.start(), m.end(), s) for m, s in zip(matches, stems(m.group() for m in matches), strict=True)]

@@ -22,7 +22,7 @@ def document_out(searcher: SearcherDep, document_id: str) -> DocumentOut:
     if document is None:
         raise HTTPException(404, f"no document with id '{document_id}'")
     passages = searcher.index.passages.document_passages(document_id)
-    return DocumentOut.build(document.info, document.text, passages)
+    return DocumentOut.build(document.info, document.text, passages, document.extra)
 
 
 @router.get("/api/documents/{document_id:path}", response_model=DocumentOut, responses=ERROR_RESPONSES,

@@ -8,7 +8,7 @@ record into JSON (no dict builders, no `__dict__`).
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel
 
@@ -253,13 +253,16 @@ class DocumentOut(BaseModel):
     attribution: str | None
     text: str
     passages: list[PassageOut]
+    ocr_pages: list[int] = []  # pages whose text was read from scanned images by OCR
 
     @classmethod
-    def build(cls, info: DocumentInfo, text: str, passages: list[Passage]) -> DocumentOut:
+    def build(cls, info: DocumentInfo, text: str, passages: list[Passage],
+              extra: dict[str, Any] | None = None) -> DocumentOut:
+        ocr_pages = [int(n) for n in str((extra or {}).get("ocr_pages") or "").split(",") if n.strip().isdigit()]
         return cls(document_id=info.document_id, title=info.title, council=info.council, committee=info.committee,
                    item=info.item, date=info.date, source_url=web_url(info.source_url),
                    see_also=web_urls(info.see_also), attribution=info.attribution, text=text,
-                   passages=[PassageOut.from_passage(p) for p in passages])
+                   passages=[PassageOut.from_passage(p) for p in passages], ocr_pages=ocr_pages)
 
 
 class HealthOut(BaseModel):

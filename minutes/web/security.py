@@ -2,7 +2,7 @@
 
 Three small pure-ASGI middlewares (no response buffering, so they cost little per request).
 `install_security(app, settings, render_error)` adds the limits inside the FastAPI app;
-`SecurityHeaders` wraps the whole app at the ASGI boundary (minutes/web/app.py):
+`SecurityHeaders` wraps the whole app at the ASGI boundary (minutes/web/asgi.py):
 
 - `SecurityHeaders`: Content-Security-Policy without inline script, X-Content-Type-Options:
   nosniff, X-Frame-Options: DENY (and CSP frame-ancestors 'none'), Referrer-Policy. The

@@ -34,11 +34,14 @@ BACKENDS: dict[str, Callable[[Path], Backend]] = {"sqlite_faiss": _sqlite_faiss}
 MILVUS = {"milvus_lite": "{lite}?prefix={{prefix}}", "milvus_standalone_mixed": "{standalone}/{{prefix}}?keyword=local"}
 
 
-@pytest.fixture(params=sorted(BACKENDS) + sorted(MILVUS), scope="module")
+# Marked at collection (not at set-up), so that `-m "not slow"` deselects them and never starts a server.
+SLOW_MILVUS = [pytest.mark.slow, pytest.mark.milvus]
+PARAMS = sorted(BACKENDS) + [pytest.param(name, marks=SLOW_MILVUS) for name in sorted(MILVUS)]
+
+
+@pytest.fixture(params=PARAMS, scope="module")
 def backend_name(request: pytest.FixtureRequest) -> str:
-    if request.param in MILVUS:
-        request.applymarker(pytest.mark.slow)
-    return request.param
+    return str(request.param)
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,8 @@ checked against SQL oracles (the backend-neutral behaviour is in test_backend_co
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from minutes.records import Filters
@@ -79,3 +81,29 @@ def test_keyword_scores_the_semantic_candidates_in_the_same_pass(searcher: Searc
         [match_expression(parsed), *candidates, *params])}
     assert expected and scored.keys() == expected.keys()
     assert all(abs(scored[pid] - expected[pid]) < 1e-9 for pid in expected)
+
+
+def test_a_build_pruned_under_an_open_reader_still_answers_new_threads(fresh_index_dir: Path) -> None:
+    """A request that started on an old build may first touch SQLite from another thread after a
+    newer build pruned the old folder: the reader still holds the file (searches during rebuilds)."""
+    import shutil
+    import threading
+
+    from minutes.embed import HashingEmbedder
+    from minutes.storage.sqlite_faiss import open_local
+
+    reader = open_local(fresh_index_dir)
+    shutil.rmtree(reader.path)
+    found: list[int] = []
+    errors: list[BaseException] = []
+
+    def search() -> None:
+        try:
+            found.append(len(Searcher(reader, HashingEmbedder()).search(BROAD, 5).hits))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    thread = threading.Thread(target=search)
+    thread.start()
+    thread.join()
+    assert not errors and found == [5]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -117,6 +118,7 @@ class Client:
         if hosts is not None:
             self.allow_only(hosts)
         self.stats = FetchStats()
+        self.sleep: Callable[[float], None] = time.sleep  # between attempts (a test may listen)
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         self.storage = hishel.SqliteStorage(database_path=self.cache_dir / "responses.sqlite",
                                             max_stream_size=max_bytes)
@@ -146,7 +148,7 @@ class Client:
             raise HostRefused(f"{host_key(request.url)} is not the site's host (allowed: "
                               f"{', '.join(sorted(self.hosts))}); not fetched", request=request)
         caching: dict[str, Any] = {"key": hashlib.sha256(str(request.url).encode()).hexdigest()}
-        if self.offline or is_immutable(str(request.url)):
+        if self.offline or (is_immutable(str(request.url)) and not request.extensions.get("minutes.no_store")):
             caching["rfc"] = False  # whatever is stored answers, with no revalidation
         request.extensions["caching"] = caching
 
@@ -159,23 +161,26 @@ class Client:
     def _count_retry(self, _state: RetryCallState) -> None:
         self.stats.retries += 1
 
-    def get(self, url: str, redact: Callable[[bytes], bytes] | None = None) -> Response:
+    def get(self, url: str, redact: Callable[[bytes], bytes] | None = None, *, store: bool = True) -> Response:
         """The body of `url`, from the cache where it is fresh; raises FetchError.
 
         `redact` takes out what must never be stored (restricted items) before the body is
         cached and returned; if it fails (a body it cannot read), nothing is cached.
+        `store=False`: the caller keeps the body itself (papers), so the cache does not.
         """
         retrying = Retrying(stop=stop_after_attempt(self.retries + 1), wait=self._wait, reraise=True,
                             retry=retry_if_exception(lambda e: isinstance(e, _Attempt) and e.transient),
-                            before_sleep=self._count_retry)
+                            before_sleep=self._count_retry, sleep=self.sleep)
         try:
-            return retrying(self._get_once, url, redact)
+            return retrying(self._get_once, url, redact, store)
         except _Attempt as failure:
             suffix = f" after {self.retries + 1} attempts" if failure.transient else ""
             raise FetchError(url, failure.reason + suffix) from None
 
-    def _get_once(self, url: str, redact: Callable[[bytes], bytes] | None) -> Response:
-        extensions = {"minutes.redact": redact} if redact else {}
+    def _get_once(self, url: str, redact: Callable[[bytes], bytes] | None, store: bool) -> Response:
+        extensions: dict[str, Any] = {"minutes.redact": redact} if redact else {}
+        if not store:
+            extensions["minutes.no_store"] = True
         try:
             response = self._http.get(url, extensions=extensions)
         except httpx.TimeoutException:

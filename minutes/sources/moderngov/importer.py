@@ -57,6 +57,26 @@ from minutes.sources.moderngov.pages import (
 )
 
 
+@dataclass(frozen=True)
+class FailedPaper:
+    """A linked paper that could not be downloaded: the end-of-run summary lists each."""
+
+    meeting: str      # "Cabinet 2025-01-30"
+    owner: str        # "item 5. Short Breaks..." or "the meeting"
+    title: str
+    url: str
+    reason: str
+
+    @property
+    def site_failed(self) -> bool:
+        """The site did not serve it (no connection, a time-out, an HTTP error), as against a paper
+        refused on purpose (over a cap, a redirect loop, another host, an odd name) or a local write error."""
+        return _SITE_FAILURE.match(self.reason) is not None
+
+
+_SITE_FAILURE = re.compile(r"(?:connection failed|timed out|HTTP \d{3})")
+
+
 @dataclass
 class ImportReport:
     committees: int = 0
@@ -68,6 +88,8 @@ class ImportReport:
     written: int = 0             # files created or changed this run
     removed: int = 0             # files of items that are gone or now restricted
     via_html: int = 0            # meetings read from the HTML page (service failed)
+    failed_papers: list[FailedPaper] = field(default_factory=list)
+    meetings_without_papers: list[str] = field(default_factory=list)  # the site served none of their papers
     seconds: float = 0.0
     problems: list[Problem] = field(default_factory=list)
     out_dir: Path | None = None
@@ -82,8 +104,12 @@ class UnsafeInput(InputError):
 
 
 def slug(text: str, limit: int = 60) -> str:
+    """A file-name-safe form of `text`, cut at a word gap (never inside a word or a date)."""
     value = re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()
-    return value[:limit].rstrip("-") or "untitled"
+    if len(value) > limit:
+        cut = value[:limit + 1]
+        value = cut[:cut.rfind("-")] if "-" in cut[1:] else value[:limit]
+    return value.rstrip("-") or "untitled"
 
 
 def plain_id(value: str | None, what: str) -> str | None:
@@ -154,6 +180,9 @@ class Importer:
                  document_hosts: tuple[str, ...] | list[str] = ()) -> None:
         self.base_url = base_url.rstrip("/")
         self.host = urlparse(self.base_url).netloc or self.base_url
+        # Documents are keyed by the council and ModernGov's own ids, not by the host name,
+        # so the same site reached by another name (or port) does not duplicate everything.
+        self.site_key = slug(council, 80) if council else (urlparse(self.base_url).hostname or self.host)
         self.document_hosts = {host_key(h) for h in document_hosts}
         client.allow_only({host_key(self.base_url), *self.document_hosts})
         self.out_dir = Path(out_dir)
@@ -271,10 +300,13 @@ class Importer:
         keep: set[Path] = set()
         doc_entries: list[dict[str, object]] = []
         self._document_failed = False
+        tried_before, failed_before = self.report.documents, len(self.report.failed_papers)
         self.report.restricted += meeting.redacted
         for position, item in enumerate(meeting.items, 1):
             if item.restricted:
                 self.report.restricted += 1
+                continue
+            if item.heading_only:  # "Part 1 - Items for decision": nothing to search, no paper
                 continue
             try:
                 keep.add(self.write_item(meeting, item, folder, position))
@@ -295,6 +327,9 @@ class Importer:
             if self.download_documents and (entry := self.fetch_document(meeting, None, doc, folder)):
                 keep.add(folder / "documents" / str(entry["filename"]))
                 doc_entries.append(entry)
+        failed = self.report.failed_papers[failed_before:]
+        if failed and self.report.documents == tried_before and all(f.site_failed for f in failed):
+            self.report.meetings_without_papers.append(self._meeting_name(meeting))
         metadata = folder / "documents" / "metadata.json"
         if doc_entries:
             keep.add(metadata)
@@ -321,12 +356,17 @@ class Importer:
             data = (json.dumps({"files": sorted(keep)}, indent=1) + "\n").encode()
             _write_if_changed(folder / MANIFEST, data, ImportReport())  # not counted: not a document
 
+    @staticmethod
+    def _meeting_name(meeting: Meeting) -> str:
+        return f"{meeting.committee or 'committee ' + str(meeting.committee_id)} {meeting.date or 'undated'} " \
+               f"(meeting {meeting.meeting_id})"
+
     def write_item(self, meeting: Meeting, item: AgendaItem, folder: Path, position: int) -> Path:
         key = plain_id(item.item_id, "agenda item id") or f"p{position}"
         path = _inside(folder, folder / f"item-{slug(item.number or str(position), 10)}-{key}.md")
         source = item.item_url or (f"{meeting.url}#AI{item.item_id}" if item.item_id else meeting.url)
         meta = {
-            "document_id": f"moderngov/{self.host}/{meeting.meeting_id}/{key}",
+            "document_id": f"moderngov/{self.site_key}/{meeting.meeting_id}/{key}",
             "title": item.title,
             "council": self.council,
             "committee": meeting.committee,
@@ -338,6 +378,8 @@ class Importer:
             "meeting_id": meeting.meeting_id,
             "item_id": item.item_id,
             "meeting_url": meeting.url,
+            "meeting_time": meeting.time,
+            "venue": meeting.venue,
         }
         body = item.text() + "\n"
         _write_if_changed(path, (_front_matter(meta) + body).encode("utf-8"), self.report)
@@ -365,10 +407,19 @@ class Importer:
         owner = f"item {item.label()}" if item else f"meeting {meeting.meeting_id}"
         try:
             url = self.fetch_url(doc.url)
-            response = self.client.get(url)
+            if (kept := self._earlier_copy(folder, url)) is not None:  # a published paper never changes
+                self.report.documents += 1
+                return {**kept, "title": doc.title, "committee": meeting.committee, "meeting_date": meeting.date,
+                        "document_category": categorise(doc.title), "item": item.label() if item else None,
+                        "item_url": item.item_url if item else None, "meeting_url": meeting.url}
+            response = self.client.get(url, store=False)  # kept in the import folder, not twice
         except (FetchError, UnsafeInput, ValueError) as exc:
             self._document_failed = True
-            self._problem(doc.url, f"{getattr(exc, 'reason', exc)}; document '{doc.title}' of {owner} not imported")
+            reason = str(getattr(exc, "reason", exc))
+            self._problem(doc.url, f"{reason}; document '{doc.title}' of {owner} not imported")
+            self.report.failed_papers.append(FailedPaper(self._meeting_name(meeting),
+                                                         f"item {item.label()}" if item else "the meeting",
+                                                         doc.title, doc.url, reason))
             return None
         stem = unquote(urlparse(url).path.rsplit("/", 1)[-1])
         stem = stem.rsplit(".", 1)[0] if "." in stem and not stem.lower().endswith(".aspx") else doc.title
@@ -376,19 +427,45 @@ class Importer:
         attachment = doc.attachment_id if doc.attachment_id and _PLAIN_ID.fullmatch(doc.attachment_id) else None
         key = attachment or (folder_key.group(1).lower() if folder_key else
                              hashlib.sha256(url.encode()).hexdigest()[:10])
-        name = f"{key}-{slug(stem or doc.title, 50)}" + _document_suffix(url, response.content_type)
+        name = f"{key}-{slug(stem or doc.title, 80)}" + _document_suffix(url, response.content_type)
         try:
             _write_if_changed(_inside(folder, folder / "documents" / name), response.body, self.report)
         except (OSError, UnsafeInput) as exc:
             self._document_failed = True
-            self._problem(url, f"cannot write {name} ({getattr(exc, 'strerror', None) or exc}); document "
-                               f"'{doc.title}' of {owner} not imported")
+            reason = f"cannot write {name} ({getattr(exc, 'strerror', None) or exc})"
+            self._problem(url, f"{reason}; document '{doc.title}' of {owner} not imported")
+            self.report.failed_papers.append(FailedPaper(self._meeting_name(meeting),
+                                                         f"item {item.label()}" if item else "the meeting",
+                                                         doc.title, url, reason))
             return None
         self.report.documents += 1
         return {"filename": name, "url": url, "title": doc.title, "committee": meeting.committee,
                 "meeting_date": meeting.date, "document_category": categorise(doc.title),
                 "item": item.label() if item else None, "item_url": item.item_url if item else None,
                 "meeting_url": meeting.url}
+
+    def _earlier_copy(self, folder: Path, url: str) -> dict[str, object] | None:
+        """The entry of a paper an earlier import fetched from `url` and wrote here, if its file is still there."""
+        if getattr(self, "_earlier_folder", None) != folder:
+            self._earlier_folder, self._earlier = folder, {}
+            written = _manifest(folder)
+            try:
+                entries = json.loads((folder / "documents" / "metadata.json").read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                entries = []
+            for entry in entries if isinstance(entries, list) else []:
+                name = entry.get("filename") if isinstance(entry, dict) else None
+                if isinstance(name, str) and f"documents/{name}" in written and isinstance(entry.get("url"), str):
+                    self._earlier[entry["url"]] = {"filename": name, "url": entry["url"]}
+        kept = self._earlier.get(url)
+        if kept is None:
+            return None
+        path = folder / "documents" / str(kept["filename"])
+        try:
+            _inside(folder, path)
+        except UnsafeInput:
+            return None
+        return kept if path.is_file() and not path.is_symlink() else None
 
     # -- the whole run ------------------------------------------------------------
 

@@ -29,7 +29,12 @@ from datetime import date, datetime
 from urllib.parse import unquote, urljoin, urlsplit
 
 from minutes.errors import InputError
-from minutes.ingest.html import html_to_text
+from minutes.ingest.htmltext import html_to_text, is_gone
+
+HIDDEN_CLASSES = ("mgHide",)  # ModernGov's screen-reader-only text ("ref: 13567", "for item 5")
+# Page chrome inside the content: action links ("View the decision for item 4.", "Share this
+# item"), file sizes after paper titles, the site's link bars.
+CHROME_CLASSES = ("mgHide", "mgFileSize", "mgActionList", "mgLinks", "mgShareLinks", "mgBreadCrumbs")
 
 
 class ModernGovFormatError(InputError):
@@ -71,7 +76,16 @@ class AgendaItem:
     item_url: str | None = None
 
     def label(self) -> str:
-        return f"{self.number}. {self.title}" if self.number else self.title
+        """"5. Title" for plain numbers; minute numbers like "77/21" take no full stop."""
+        if not self.number:
+            return self.title
+        return f"{self.number}{'.' if re.fullmatch(r'[0-9]+[a-z]?', self.number) else ''} {self.title}"
+
+    @property
+    def heading_only(self) -> bool:
+        """A section heading in the agenda ("Part 1 - Items for decision", numbered 0 or not at all)."""
+        return (self.number in (None, "", "0") and not (self.description or self.minutes or self.decision)
+                and not self.documents)
 
     @property
     def procedural(self) -> bool:
@@ -107,6 +121,8 @@ class Meeting:
     date: str | None  # ISO 8601 day
     url: str | None = None
     status: str | None = None
+    time: str | None = None   # as the site writes it: "10.00 am"
+    venue: str | None = None
     items: list[AgendaItem] = field(default_factory=list)
     documents: list[LinkedDoc] = field(default_factory=list)  # the meeting's own (agenda pack, minutes)
     redacted: int = 0  # restricted items and papers taken out before the response was cached
@@ -164,7 +180,12 @@ def decode_field(value: str) -> str:
             value = html_lib.unescape(value)
     if not value.strip():
         return ""
-    return html_to_text(value)
+    return html_to_text(value, HIDDEN_CLASSES)
+
+
+def decode_title(value: str) -> str:
+    """A title field (item, paper) as one line: escapes undone, however many; runs of spaces closed."""
+    return " ".join(decode_field(value).split())
 
 
 def parse_dmy(value: str) -> str | None:
@@ -193,7 +214,10 @@ def parse_committees(xml: str | bytes) -> list[tuple[str, str]]:
     out = []
     for node in _children(root, "committee"):
         cid, title = _child_text(node, "committeeid"), _child_text(node, "committeetitle")
-        if cid and _child_text(node, "committeedeleted").lower() != "true":
+        # Deleted and expired committees (old panels, one-off appointment sub-committees) hold
+        # no meetings to fetch: skipping them saves a request each.
+        if cid and not _is_true(_child_text(node, "committeedeleted")) \
+                and not _is_true(_child_text(node, "committeeexpired")):
             out.append((cid, title))
     return out
 
@@ -208,7 +232,8 @@ def parse_meetings(xml: str | bytes) -> list[Meeting]:
             mid = _child_text(node, "meetingid")
             if mid:
                 out.append(Meeting(mid, cid, ctitle, parse_dmy(_child_text(node, "meetingdate")),
-                                   status=_child_text(node, "meetingstatus") or None))
+                                   status=_child_text(node, "meetingstatus") or None,
+                                   time=_child_text(node, "meetingtime") or None))
     return out
 
 
@@ -233,6 +258,8 @@ def parse_meeting(xml: str | bytes, base_url: str, stub: Meeting) -> Meeting:
         committee_id=stub.committee_id, committee=stub.committee,
         date=parse_dmy(_child_text(root, "meetingdate")) or stub.date,
         status=_child_text(root, "meetingstatus") or stub.status,
+        time=_child_text(root, "meetingtime") or stub.time,
+        venue=" ".join(_child_text(root, "meetinglocation").split()) or None,
     )
     meeting.url = meeting_url(base_url, meeting.committee_id, meeting.meeting_id)
     meeting.redacted = int(root.get(REDACTED_MARK, "0") or 0)
@@ -244,11 +271,12 @@ def parse_meeting(xml: str | bytes, base_url: str, stub: Meeting) -> Meeting:
         for doc in _children(node, "linkeddoc"):
             url = _child_text(doc, "url")
             if url:
-                docs.append(LinkedDoc(title=_child_text(doc, "title") or url, url=urljoin(base_url + "/", url),
+                docs.append(LinkedDoc(title=decode_title(_child_text(doc, "title")) or url,
+                                      url=urljoin(base_url + "/", url),
                                       attachment_id=_child_text(doc, "attachmentid") or None,
                                       restricted=_is_restricted(_child_text(doc, "isrestricted"))))
         meeting.items.append(AgendaItem(
-            title=" ".join(decode_field(_child_text(node, "agendaitemtitle")).split()) or "(untitled item)",
+            title=decode_title(_child_text(node, "agendaitemtitle")) or "(untitled item)",
             item_id=item_id, number=number or None,
             description=decode_field(_child_text(node, "agendatext")),
             minutes=decode_field(_child_text(node, "minutesnonemptyhtmlbody")),
@@ -295,8 +323,11 @@ def redact_meeting_xml(xml: bytes) -> bytes:
 
 # ---------------------------------------------------------------- HTML pages
 
+# "Cabinet - Wednesday, 21st October, 2020 9.30 am"
 _HEADING = re.compile(r"^(?P<committee>.+?)\s+-\s+(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday),?\s+"
-                      r"(?P<day>\d{1,2})(?:st|nd|rd|th)?\s+(?P<month>[A-Za-z]+),?\s+(?P<year>\d{4})")
+                      r"(?P<day>\d{1,2})(?:st|nd|rd|th)?\s+(?P<month>[A-Za-z]+),?\s+(?P<year>\d{4})"
+                      r"(?:,?\s+(?P<time>\d{1,2}(?:[.:]\d{2})?\s*[ap]\.?m\.?))?", re.IGNORECASE)
+_CHROME_PHRASES = {"share this item", "share this page", "print this item"}
 _FILE_SIZE = re.compile(r"\s*\(?(?:PDF|DOC|DOCX|XLSX?|HTML?),?\s+[\d.,]+\s*[KMG]B\)?\s*$", re.IGNORECASE)
 _DOC_LINK = re.compile(r"(?:^|/)(?:documents/|mgConvert2PDF\.aspx|ieDecisionDetails)", re.IGNORECASE)
 _ITEM_ID = (re.compile(r"mgAi\.aspx\?ID=(\d+)", re.IGNORECASE), re.compile(r"AIId=(\d+)", re.IGNORECASE))
@@ -310,15 +341,51 @@ def is_item_page(markup: str) -> bool:
     return "mgMainTitleTxt" in markup and re.search(r"mgMainTitleTxt[^>]*>\s*Agenda item", markup) is not None
 
 
-def _date_from_heading(text: str) -> tuple[str | None, str | None]:
+def _date_from_heading(text: str) -> tuple[str | None, str | None, str | None]:
+    """(committee, ISO day, time) of a meeting heading."""
     match = _HEADING.match(" ".join(text.split()))
     if not match:
-        return None, None
+        return None, None, None
     try:
         day = datetime.strptime(f"{match['day']} {match['month']} {match['year']}", "%d %B %Y").date()
     except ValueError:
-        return match["committee"].strip(), None
-    return match["committee"].strip(), day.isoformat()
+        return match["committee"].strip(), None, match["time"]
+    return match["committee"].strip(), day.isoformat(), match["time"]
+
+
+def strip_chrome(node) -> None:  # type: ignore[no-untyped-def]
+    """Remove, in place, ModernGov's page chrome inside content: hidden text, file sizes, action links."""
+    for tag in node.find_all(class_=list(CHROME_CLASSES)):
+        if not is_gone(tag):
+            tag.decompose()
+    phrases = [tag for tag in node.find_all(["a", "li", "p", "span", "div", "button"])
+               if len(tag.get_text()) < 40 and " ".join(tag.get_text(" ").split()).lower() in _CHROME_PHRASES]
+    for tag in phrases:
+        if not is_gone(tag):
+            tag.decompose()
+
+
+def clean_title(text: str) -> str:
+    """A title as one line: file sizes dropped, HTML escapes left by a second encoding undone."""
+    text = " ".join(text.split())
+    while re.search(r"&(?:amp|lt|gt|quot|apos|#\d+);", text):
+        text = html_lib.unescape(text)
+    return _FILE_SIZE.sub("", text).strip()
+
+
+def label_value(root, label: str):  # type: ignore[no-untyped-def]
+    """The text after a `span.mgLabel` ("Venue: ", "Date of decision: "), and its paragraph."""
+    wanted = label.lower().rstrip(": ")
+    for span in root.select(".mgLabel"):
+        if span.get_text(" ", strip=True).lower().rstrip(": ") != wanted:
+            continue
+        paragraph = span.find_parent("p") or span.parent
+        if paragraph is None:
+            return None, None
+        whole = " ".join(paragraph.get_text(" ").split())
+        prefix = " ".join(span.get_text(" ").split())
+        return whole[len(prefix):].strip(" :") or None, paragraph
+    return None, None
 
 
 def _restricted_marked(node) -> bool:  # type: ignore[no-untyped-def]
@@ -345,11 +412,11 @@ def _sections(cell, base_url: str | None) -> tuple[str, str, str, list[LinkedDoc
                        else "documents" if "document" in label else "description")
             continue
         if ("mgWordPara" in classes or "mgBulletList" in classes) and section != "documents":
-            parts[section].append(html_to_text(str(node)))
+            parts[section].append(html_to_text(str(node), HIDDEN_CLASSES))
     for link in cell.find_all("a", href=True):
         href = link["href"]
         if _DOC_LINK.search(href) and "ieDecisionDetails" not in href:
-            title = _FILE_SIZE.sub("", " ".join(link.get_text(" ").split()))
+            title = clean_title(link.get_text(" "))
             url = urljoin(base_url, href) if base_url else href
             if all(d.url != url for d in docs):
                 attachment = re.search(r"documents/s(\d+)/", href, re.IGNORECASE)
@@ -364,14 +431,14 @@ def parse_meeting_page(markup: str, page_url: str | None = None) -> Meeting:
     from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(markup, "lxml")
-    committee = day = None
+    committee = day = time = None
     for heading in soup.select("h2.mgSubTitleTxt, h1.mgMainTitleTxt, .mgSubTitle h2, h1, h2"):
-        committee, day = _date_from_heading(heading.get_text(" "))
+        committee, day, time = _date_from_heading(heading.get_text(" "))
         if committee:
             break
     ids = re.search(r"CId=(\d+)&(?:amp;)?MId=(\d+)", page_url or "", re.IGNORECASE)
     meeting = Meeting(meeting_id=ids.group(2) if ids else None, committee_id=ids.group(1) if ids else None,
-                      committee=committee, date=day, url=page_url)
+                      committee=committee, date=day, url=page_url, time=time, venue=label_value(soup, "Venue")[0])
     if redacted := _REDACTED_COMMENT.search(markup[:200]):
         meeting.redacted = int(redacted.group(1))
     # The meeting's own papers (agenda frontsheet, printed minutes, decisions): `documents/g<meeting>/`
@@ -379,7 +446,9 @@ def parse_meeting_page(markup: str, page_url: str | None = None) -> Meeting:
         href = str(link["href"])
         if re.search(r"(?:^|/)documents/g\d+/", href, re.IGNORECASE):
             url = urljoin(page_url, href) if page_url else href
-            title = _FILE_SIZE.sub("", " ".join(link.get_text(" ").split())) or href
+            for hidden in link.find_all(class_=list(CHROME_CLASSES)):
+                hidden.decompose()
+            title = clean_title(link.get_text(" ")) or href
             if all(d.url != url for d in meeting.documents):
                 meeting.documents.append(LinkedDoc(title=title, url=url))
     table = soup.select_one("table#mgItemTable, table.mgItemTable") or soup
@@ -391,8 +460,6 @@ def parse_meeting_page(markup: str, page_url: str | None = None) -> Meeting:
         if not cells:
             continue
         content = cells[0]
-        title_tag = content.find(class_="mgAiTitleTxt")
-        title = _FILE_SIZE.sub("", " ".join((title_tag or content).get_text(" ").split()))
         item_id = None
         row_html = str(row)
         for pattern in _ITEM_ID:
@@ -401,14 +468,20 @@ def parse_meeting_page(markup: str, page_url: str | None = None) -> Meeting:
                 break
         if item_id is None and (anchor := row.find("a", attrs={"name": re.compile(r"^AI\d+$")})):
             item_id = anchor["name"][2:]
+        restricted_mark = _restricted_marked(row)  # before the chrome goes: a class may say so
+        strip_chrome(row)
+        title_tag = content.find(class_="mgAiTitleTxt")
+        title = clean_title((title_tag or content).get_text(" "))
         description, minutes, decision, docs = _sections(content, page_url)
-        restricted = _is_restricted_row(row, content, title)
+        restricted = restricted_mark or _is_restricted_row(row, content, title)
         base = page_url.split("ieListDocuments")[0] if page_url else None
-        meeting.items.append(AgendaItem(
+        item = AgendaItem(
             title=title, item_id=item_id, number=number_cell.get_text(" ", strip=True).rstrip(".") or None,
             description=description, minutes=minutes, decision=decision, restricted=restricted,
             documents=docs, item_url=item_url(base, item_id) if base and item_id else None,
-        ))
+        )
+        if title and not item.heading_only:
+            meeting.items.append(item)
     return meeting
 
 
@@ -453,8 +526,10 @@ def parse_item_page(markup: str, page_url: str | None = None) -> ItemPage:
 
     soup = BeautifulSoup(markup, "lxml")
     root = soup.find(id="modgov") or soup
+    restricted = _restricted_marked(root.find(class_="mgContent") or root)
+    strip_chrome(root)
     title_tag = root.select_one("h2.mgSubTitleTxt") or root.find("h2")
-    item = ItemPage(title=" ".join(title_tag.get_text(" ").split()) if title_tag else "(untitled item)")
+    item = ItemPage(title=clean_title(title_tag.get_text(" ")) if title_tag else "(untitled item)")
     for label in root.select("span.mgLabel"):
         if label.get_text(strip=True).lower().startswith("meeting"):
             paragraph = label.parent
@@ -473,7 +548,7 @@ def parse_item_page(markup: str, page_url: str | None = None) -> ItemPage:
         item.item_id = found.group(1)
     content = root.find(class_="mgContent") or root
     item.description, item.minutes, item.decision, item.documents = _sections(content, page_url)
-    item.restricted = _restricted_marked(content)
+    item.restricted = restricted
     return item
 
 

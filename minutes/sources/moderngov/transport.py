@@ -11,7 +11,8 @@ every check here:
   (gzip and deflate only, with a bounded output per step) so a small gzip bomb stops at
   the cap instead of filling memory, and a corrupt stream is a clear error;
 - redaction before storage: a `minutes.redact` request extension takes restricted items
-  out of the body before the cache sees it; a body it cannot read is marked `no-store`;
+  out of the body before the cache sees it; a body it cannot read is marked `no-store`, as is
+  any response to a request with the `minutes.no_store` extension (papers the importer keeps);
 - a polite delay between requests to the site, and counts of requests and 304s.
 """
 
@@ -177,12 +178,15 @@ class NetworkTransport(httpx.BaseTransport):
         self.stats.not_modified += response.status_code == 304
         headers = [(k, v) for k, v in response.headers.raw if k.lower() not in _DROPPED_HEADERS]
         redact: Callable[[bytes], bytes] | None = request.extensions.get("minutes.redact")
+        store = not request.extensions.get("minutes.no_store")
         if redact is not None and response.status_code == 200:
             try:
                 body = redact(body)
             except Exception:  # unreadable (or nested too deep), so unredactable: used once, never stored
-                headers = [(k, v) for k, v in headers if k.lower() != b"cache-control"]
-                headers.append((b"cache-control", b"no-store"))
+                store = False
+        if not store:
+            headers = [(k, v) for k, v in headers if k.lower() != b"cache-control"]
+            headers.append((b"cache-control", b"no-store"))
         return httpx.Response(response.status_code, headers=headers, content=body, request=request,
                               extensions={k: v for k, v in response.extensions.items() if k != "network_stream"})
 

@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import socket
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,9 +22,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from minutes.errors import IndexCorrupt, IndexMissing, IndexProblem
+from minutes.errors import IndexCorrupt, IndexMissing
 from minutes.storage.base import BuildHandle, Manifest
 from minutes.storage.milvus import schema
+from minutes.storage.milvus.errors import MilvusUnavailable, answering
 from minutes.storage.milvus.mixed import LocalKeywords, MixedWriter
 from minutes.storage.milvus.reader import MilvusReader, read_manifest
 from minutes.storage.milvus.writer import MilvusWriter, milvus_errors
@@ -45,23 +47,24 @@ for _name in ("pymilvus.decorators", "pymilvus.client.iterator.query_iterator"):
     logging.getLogger(_name).addFilter(_Expected())
 
 
-class MilvusUnavailable(IndexProblem):
-    """The Milvus server cannot be reached or refused the request."""
-
-
 @dataclass(frozen=True)
 class MilvusLocation:
     uri: str              # what MilvusClient takes: http://host:port, or a Milvus Lite file
     prefix: str = "minutes"
     keyword: str = "milvus"  # milvus: BM25 in Milvus; local: the local keyword index beside it
+    index: str = "auto"      # the vector index: auto (FLAT below 200k passages, else HNSW), FLAT, HNSW, IVF_SQ8
 
     @classmethod
     def parse(cls, url: str) -> MilvusLocation:
         parts = urlsplit(url)
         options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-        unknown = set(options) - {"keyword", "prefix"}
+        unknown = set(options) - {"keyword", "prefix", "index"}
         if unknown:
-            raise ValueError(f"unknown option {sorted(unknown)[0]!r} in the backend {url!r} (known: keyword, prefix)")
+            raise ValueError(f"unknown option {sorted(unknown)[0]!r} in the backend {url!r} "
+                             "(known: keyword, prefix, index)")
+        index = options.get("index", "auto")
+        if index not in schema.INDEX_KINDS:
+            raise ValueError(f"index={index!r} in {url!r}: choose one of {', '.join(schema.INDEX_KINDS)}")
         keyword = options.get("keyword", "milvus")
         if keyword not in ("milvus", "local"):
             raise ValueError(f"keyword={keyword!r} in {url!r}: choose keyword=milvus or keyword=local")
@@ -80,17 +83,26 @@ class MilvusLocation:
             raise ValueError(f"unknown backend {url!r}: use milvus://HOST:PORT or milvus-lite:PATH")
         if not _PREFIX.match(prefix):
             raise ValueError(f"the collection prefix {prefix!r} must be letters, digits and _ (not first a digit)")
-        return cls(uri, prefix, keyword)
+        return cls(uri, prefix, keyword, index)
+
+
+_CLIENTS: dict[str, Any] = {}
+_CLIENTS_LOCK = threading.Lock()
 
 
 def connect(uri: str) -> Any:
+    """One client per address in a process (thread-safe): a Milvus Lite file takes one server
+    process, and a second client's connection to it is refused ("too many pings")."""
     from pymilvus import MilvusClient
     from pymilvus.exceptions import MilvusException
 
-    try:
-        return MilvusClient(uri=uri, timeout=30)
-    except MilvusException as exc:
-        raise MilvusUnavailable(f"cannot reach Milvus at {uri}: {exc.message}") from None
+    with _CLIENTS_LOCK:
+        if uri not in _CLIENTS:
+            try:
+                _CLIENTS[uri] = MilvusClient(uri=uri, timeout=30)
+            except MilvusException as exc:
+                raise MilvusUnavailable(f"cannot reach Milvus at {uri}: {exc.message}") from None
+        return _CLIENTS[uri]
 
 
 class MilvusBackend:
@@ -124,7 +136,7 @@ class MilvusBackend:
         build_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         owner = f"{socket.gethostname()}:{os.getpid()}:{int(time.time())}"
         writer = MilvusWriter(self.client, self.collection_of(build_id), build_id, dimension, self.bm25, owner,
-                              self.index_dir)
+                              self.index_dir, self.location.index)
         if self.local is None:
             return writer
         try:
@@ -166,7 +178,8 @@ class MilvusBackend:
             return None
 
     def current(self) -> str | None:
-        collection = self._aliased()
+        with answering(self.location.uri):
+            collection = self._aliased()
         return self._build_of(collection) if collection else None
 
     def open(self, build_id: str | None = None) -> MilvusReader:

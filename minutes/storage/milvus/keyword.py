@@ -21,6 +21,7 @@ from minutes.errors import QueryError
 from minutes.records import Filters
 from minutes.storage.base import KeywordHits, KeywordIndex, Manifest
 from minutes.storage.milvus import schema
+from minutes.storage.milvus.errors import answering
 from minutes.storage.milvus.expr import both, filter_expression, id_list, quote
 from minutes.text.query import KeywordQuery
 from minutes.text.stem import stems, words
@@ -88,8 +89,9 @@ class MilvusKeywordIndex:
         return not any(" " in e and holds_phrase_in(columns, e) for e in query.excluded)
 
     def _bm25(self, text: str, expression: str, limit: int, fields: list[str]) -> list[dict[str, Any]]:
-        hits = self.client.search(self.collection, data=[text], anns_field="sparse", limit=limit,
-                                  filter=expression, output_fields=fields, search_params={"metric_type": "BM25"})[0]
+        with answering(self.collection):
+            hits = self.client.search(self.collection, data=[text], anns_field="sparse", limit=limit, filter=expression,
+                                      output_fields=fields, search_params={"metric_type": "BM25"})[0]
         return list(hits)
 
     def search(self, query: KeywordQuery, filters: Filters, limit: int, *,
@@ -117,13 +119,14 @@ class MilvusKeywordIndex:
         return KeywordHits(kept[:limit], also)
 
     def _scan(self, expression: str, fields: list[str]) -> Iterator[dict[str, Any]]:
-        iterator = self.client.query_iterator(self.collection, batch_size=SCAN_BATCH, filter=expression,
-                                              output_fields=fields)
-        try:
-            while batch := iterator.next():
-                yield from batch
-        finally:
-            iterator.close()
+        with answering(self.collection):
+            iterator = self.client.query_iterator(self.collection, batch_size=SCAN_BATCH, filter=expression,
+                                                  output_fields=fields)
+            try:
+                while batch := iterator.next():
+                    yield from batch
+            finally:
+                iterator.close()
 
     def select(self, query: KeywordQuery, filters: Filters) -> set[int]:
         if not query.required:
@@ -147,9 +150,10 @@ class MilvusKeywordIndex:
         if not words or not among:
             return False
         for window in [list(among)[i:i + WINDOW] for i in range(0, len(among), WINDOW)]:
-            if self.client.query(self.collection, filter=both(id_list(window), _matches(words)),
-                                 output_fields=["id"], limit=1):
-                return True
+            with answering(self.collection):
+                if self.client.query(self.collection, filter=both(id_list(window), _matches(words)),
+                                     output_fields=["id"], limit=1):
+                    return True
         return False
 
 

@@ -18,6 +18,7 @@ from minutes.errors import IndexCorrupt, IndexMismatch
 from minutes.records import DateSpan, DocumentInfo, Filters, Passage
 from minutes.storage.base import FORMAT_VERSION, FacetField, KeywordIndex, Manifest, StoredDocument, StoredPassage
 from minutes.storage.milvus import schema
+from minutes.storage.milvus.errors import answering
 from minutes.storage.milvus.expr import both, filter_expression, id_list, quote
 
 WINDOW = 16_000        # rows per query (Milvus caps offset + limit at 16,384)
@@ -42,7 +43,8 @@ class MilvusPassageStore:
         self._has_procedural = bool(manifest.backend.get("procedural", True))
 
     def _query(self, expression: str, fields: list[str], limit: int = WINDOW) -> list[dict[str, Any]]:
-        return list(self.client.query(self.collection, filter=expression, output_fields=fields, limit=limit))
+        with answering(self.collection):
+            return list(self.client.query(self.collection, filter=expression, output_fields=fields, limit=limit))
 
     def passages(self, ids: Sequence[int]) -> dict[int, StoredPassage]:
         found: dict[int, StoredPassage] = {}
@@ -60,8 +62,9 @@ class MilvusPassageStore:
         return StoredPassage(row["id"], schema.row_passage(row), schema.row_info(row), bool(row["procedural"]))
 
     def document(self, document_id: str) -> StoredDocument | None:
-        parts = list(self.client.query(self.docs_collection, filter=f"document_id == {quote(document_id)}",
-                                       output_fields=["part", "text", "fields"], limit=WINDOW))
+        with answering(self.docs_collection):
+            parts = list(self.client.query(self.docs_collection, filter=f"document_id == {quote(document_id)}",
+                                           output_fields=["part", "text", "fields"], limit=WINDOW))
         if not parts:
             return None
         parts.sort(key=lambda row: row["part"])
@@ -127,10 +130,12 @@ class MilvusVectorIndex:
         if k <= 0 or (restrict is not None and len(restrict) == 0):
             return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
         expression = both(filter_expression(filters), id_list(restrict) if restrict is not None else "")
-        params = {"metric_type": "IP", "params": {"ef": max(64, k)} if self.kind.startswith("HNSW") else {}}
-        hits = self.client.search(self.collection, data=[np.asarray(vector, dtype=np.float32).ravel().tolist()],
-                                  anns_field="vector", limit=min(k, WINDOW), filter=expression,
-                                  search_params=params, output_fields=["id"])[0]  # [] would be every field
+        params = {"metric_type": "IP", "params": {"ef": max(64, k)} if self.kind.startswith("HNSW") else
+                  {"nprobe": 32} if self.kind.startswith("IVF") else {}}
+        with answering(self.collection):
+            hits = self.client.search(self.collection, data=[np.asarray(vector, dtype=np.float32).ravel().tolist()],
+                                      anns_field="vector", limit=min(k, WINDOW), filter=expression,
+                                      search_params=params, output_fields=["id"])[0]  # [] would be every field
         scores = np.fromiter((hit["distance"] for hit in hits), dtype=np.float32, count=len(hits))
         ids = np.fromiter((hit["id"] for hit in hits), dtype=np.int64, count=len(hits))
         return scores, ids
@@ -139,8 +144,10 @@ class MilvusVectorIndex:
         wanted = [int(i) for i in ids]
         found: dict[int, np.ndarray] = {}
         for window in windows(wanted):
-            for row in self.client.query(self.collection, filter=id_list(window), output_fields=["vector"],
-                                         limit=len(window)):
+            with answering(self.collection):
+                rows = self.client.query(self.collection, filter=id_list(window), output_fields=["vector"],
+                                         limit=len(window))
+            for row in rows:
                 found[row["id"]] = np.asarray(row["vector"], dtype=np.float32)
         missing = [i for i in wanted if i not in found]
         if missing:

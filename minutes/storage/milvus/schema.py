@@ -26,6 +26,7 @@ PART_CHARS = 16_000        # 4 bytes a character at worst: a part always fits a 
 PART_BITS = 20             # docs key = document number << PART_BITS | part
 MANIFEST_KEY = -1
 PARTITIONS = 64            # partition-key buckets (councils hash into them)
+INDEX_KINDS = ("auto", "FLAT", "HNSW", "IVF_SQ8")
 EXACT_BELOW = 200_000      # FLAT (exact) below this many passages, as the local index searches exactly
 # The BM25 field holds words already stemmed here (minutes.text.stem, Snowball English), so every
 # server stems alike: Milvus Lite 3.2 accepts a `stemmer` filter and silently does not apply it.
@@ -146,12 +147,18 @@ def passage_schema(client: Any, dimension: int, bm25: bool) -> Any:
     return schema
 
 
-def passage_indexes(client: Any, passages: int, bm25: bool) -> tuple[Any, str]:
-    """The index of the vector field (FLAT: exact, below EXACT_BELOW; else HNSW) and its kind."""
+def passage_indexes(client: Any, passages: int, bm25: bool, index: str = "auto") -> tuple[Any, str]:
+    """The index of the vector field (auto: FLAT, exact, below EXACT_BELOW; else HNSW) and its kind."""
     params = client.prepare_index_params()
-    if passages < EXACT_BELOW:
+    if index == "auto":
+        index = "FLAT" if passages < EXACT_BELOW else "HNSW"
+    if index == "FLAT":
         kind = "FLAT"
         params.add_index("vector", index_type="FLAT", metric_type="IP")
+    elif index == "IVF_SQ8":
+        nlist = max(1, min(65_536, int(4 * passages ** 0.5)))
+        kind = f"IVF_SQ8,nlist{nlist}"
+        params.add_index("vector", index_type="IVF_SQ8", metric_type="IP", params={"nlist": nlist})
     else:
         kind = "HNSW,M16,efConstruction200"
         params.add_index("vector", index_type="HNSW", metric_type="IP", params={"M": 16, "efConstruction": 200})

@@ -64,7 +64,11 @@ class StandaloneMilvus:
         except ImportError as exc:
             raise RuntimeError("the local Milvus server needs the `milvus` package: "
                                "pip install 'minutes[milvus]'") from exc
-        config = milvus.MilvusServerConfig(data_dir=str(self.data_dir), proxy_port=self.port)
+        # Every port a free one the kernel picks: the package's own choice scans up from the default
+        # ports, so two servers starting at once (a test run beside a benchmark) would race for them.
+        probe = milvus.MilvusServerConfig()
+        ports = {key: free_port() for key in probe.configurable_items if key.endswith("_port")}
+        config = milvus.MilvusServerConfig(data_dir=str(self.data_dir), **ports | {"proxy_port": self.port})
         for component in COMPONENTS:
             config.set(f"{component}.ip", "127.0.0.1")
         config.resolve()  # picks free ports for the other components, writes configs/milvus.yaml

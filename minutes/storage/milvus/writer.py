@@ -44,7 +44,7 @@ def milvus_errors(what: str) -> Iterator[None]:
 
 class MilvusWriter:
     def __init__(self, client: Any, collection: str, build_id: str, dimension: int, bm25: bool,
-                 owner: str, spill_dir: Path | None = None) -> None:
+                 owner: str, spill_dir: Path | None = None, index: str = "auto") -> None:
         if spill_dir is not None:
             Path(spill_dir).mkdir(parents=True, exist_ok=True)
         self.client, self.collection, self.build_id = client, collection, build_id
@@ -53,7 +53,7 @@ class MilvusWriter:
         self.documents = self.passages = 0
         self.facets: dict[str, set[str]] = {"council": set(), "committee": set()}
         self.procedural = False
-        self.kind = ""
+        self.kind, self.index = "", index
         self._spill = Path(tempfile.mkdtemp(prefix="minutes-milvus-", dir=spill_dir))
         self._rows = sqlite3.connect(self._spill / "passages.sqlite")
         self._rows.execute("CREATE TABLE rows (id INTEGER PRIMARY KEY, row TEXT NOT NULL, embed TEXT NOT NULL)")
@@ -112,7 +112,7 @@ class MilvusWriter:
                      zip(stored, vectors, strict=True)]
             with milvus_errors("store passages"):
                 self.client.insert(self.collection, batch)
-        params, self.kind = schema.passage_indexes(self.client, count, self.bm25)
+        params, self.kind = schema.passage_indexes(self.client, count, self.bm25, self.index)
         with milvus_errors("index the vectors"):
             self.client.flush(self.collection)
             self.client.create_index(self.collection, params)

@@ -51,27 +51,47 @@ def filter_sql(filters: Filters) -> tuple[str, list[object]]:
 
 
 class Database:
-    """One build's index.sqlite, read-only, one connection per thread."""
+    """One build's index.sqlite, read-only, one connection per thread.
+
+    A connection opened with the build is kept as well: a request that started on a build may
+    first touch SQLite from another thread after a newer build pruned the folder, and then it
+    shares that one (serialised by a lock) instead of failing.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._local = threading.local()
+        self._keeper = self._connect()
+        self._keeper_lock = threading.Lock()
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(f"file:{self.path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise IndexCorrupt(f"cannot open {self.path} ({exc}); {REBUILD}") from None
+        conn.row_factory = sqlite3.Row
+        return conn
 
     @property
     def connection(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             try:
-                conn = sqlite3.connect(f"file:{self.path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
-            except sqlite3.Error as exc:
-                raise IndexCorrupt(f"cannot open {self.path} ({exc}); {REBUILD}") from None
-            conn.row_factory = sqlite3.Row
+                conn = self._connect()
+            except IndexCorrupt:
+                if self.path.exists():
+                    raise
+                conn = self._keeper  # the folder was pruned while this build still serves a request
             self._local.conn = conn
         return conn
 
     def sql(self, query: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        conn = self.connection
         try:
-            return self.connection.execute(query, params).fetchall()
+            if conn is self._keeper:
+                with self._keeper_lock:
+                    return conn.execute(query, params).fetchall()
+            return conn.execute(query, params).fetchall()
         except sqlite3.DatabaseError as exc:
             if isinstance(exc, sqlite3.OperationalError) and "fts5" in str(exc).lower():
                 raise
@@ -79,9 +99,9 @@ class Database:
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
-        if conn is not None:
+        if conn is not None and conn is not self._keeper:
             conn.close()
-            self._local.conn = None
+        self._local.conn = None
 
 
 class SqlitePassageStore:
