@@ -186,3 +186,23 @@ def test_shipped_learned_fusion_runs_in_the_search(searcher: Searcher) -> None:
     hits = shipped.search("short breaks for disabled children", 10, tuning=Tuning(fusion="learned", floor=-1.0)).hits
     assert hits and all(h.score >= 0 for h in hits)
     assert [h.rank for h in hits] == list(range(1, len(hits) + 1))
+
+
+@pytest.mark.slow
+def test_tuned_model_indexes_and_searches_the_seed_corpus(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """End to end with the shipped files: an index built with minilm-tuned, searched with the
+    learned fusion and floor; an off-topic query gets no results, a topical one its passage."""
+    from minutes.build import build_index
+    from minutes.embed import load_embedder
+    from minutes.storage import open_index
+
+    from .conftest import CORPUS
+
+    tuned = load_embedder("minilm-tuned", threads=2)
+    build_index([CORPUS], tmp_path, tuned)
+    index = open_index(tmp_path)
+    assert index.manifest.model == "minilm-tuned"
+    real = Searcher(index, tuned)
+    hits = real.search("short breaks for disabled children", 10, tuning=LEARNED).hits
+    assert hits and any("short break" in h.passage.text.lower() for h in hits[:3])
+    assert not real.search("recipe for a lemon drizzle cake", 10, tuning=LEARNED).hits
