@@ -93,7 +93,7 @@ def _build_key(paths: list[Path], model: str) -> str:
     digest = hashlib.sha256()
     digest.update(inspect.getsource(chunk).encode())
     digest.update(inspect.getsource(embed.embedding_text).encode())
-    digest.update(f"{model} {chunk.TARGET_WORDS} {chunk.MAX_WORDS}".encode())
+    digest.update(f"{model} {chunk.TARGET_WORDS} {chunk.MAX_WORDS} {KEYWORD}".encode())
     for path in paths:
         for file in sorted(Path(path).rglob("*")) if Path(path).is_dir() else [Path(path)]:
             if file.is_file():
@@ -101,9 +101,14 @@ def _build_key(paths: list[Path], model: str) -> str:
     return digest.hexdigest()
 
 
+KEYWORD = "tantivy"  # the keyword engine of the builds (--keyword fts5: as Minutes searched before tantivy)
+
+
 def ensure_index(name: str, paths: list[Path], embedder: Embedder) -> Path:
     """Build `.bench/NAME` from `paths` unless an up-to-date build is there; all share one cache."""
-    index_dir = BENCH / name
+    from minutes.storage.sqlite_faiss import SqliteFaissBackend
+
+    index_dir = BENCH / (name if KEYWORD == "tantivy" else f"{name}-{KEYWORD}")
     index_dir.mkdir(parents=True, exist_ok=True)
     shared_cache = BENCH / "cache.sqlite"
     cache = index_dir / "cache.sqlite"
@@ -120,7 +125,7 @@ def ensure_index(name: str, paths: list[Path], embedder: Embedder) -> Path:
     if current_build(index_dir) and stamp.exists() and stamp.read_text() == key:
         return index_dir
     print(f"building {index_dir} ...", file=sys.stderr)
-    report = build_index(paths, index_dir, embedder)
+    report = build_index(paths, index_dir, embedder, backend=SqliteFaissBackend(index_dir, keyword=KEYWORD))
     print(f"  {report.documents} documents, {report.passages} passages, {report.embedded} embedded, "
           f"{report.reused} reused, {report.seconds:.0f}s", file=sys.stderr)
     stamp.write_text(key)
@@ -172,7 +177,11 @@ def main() -> None:
     parser.add_argument("--no-latency", action="store_true", help="skip the latency sample")
     parser.add_argument("--threads", type=int, default=2, help="torch threads while building indexes")
     parser.add_argument("--json", type=Path, help="write all figures here as JSON")
+    parser.add_argument("--keyword", choices=["tantivy", "fts5"], default="tantivy",
+                        help="keyword engine of the builds (fts5: with its pruning, as before tantivy)")
     args = parser.parse_args()
+    global KEYWORD
+    KEYWORD = args.keyword
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
 

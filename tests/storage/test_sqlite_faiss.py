@@ -1,5 +1,8 @@
 """The SQLite + FAISS backend's own tests: its FTS5 rendering, pruning and one-pass scoring,
-checked against SQL oracles (the backend-neutral behaviour is in test_backend_contract.py)."""
+checked against SQL oracles (the backend-neutral behaviour is in test_backend_contract.py).
+
+Builds serve keywords from tantivy (tests/storage/test_tantivy.py); FTS5 stays as the
+benchmark's comparison row, so these tests build the seed corpus with `keyword="fts5"`."""
 
 from __future__ import annotations
 
@@ -7,15 +10,27 @@ from pathlib import Path
 
 import pytest
 
+from minutes.build import build_index
+from minutes.embed import HashingEmbedder
 from minutes.records import Filters
 from minutes.search.hybrid import Searcher
-from minutes.storage.sqlite_faiss import fts
+from minutes.storage.sqlite_faiss import SqliteFaissBackend, fts
 from minutes.storage.sqlite_faiss.fts import Fts5KeywordIndex, Fts5Tuning, match_expression
 from minutes.storage.sqlite_faiss.passages import filter_sql
 from minutes.storage.sqlite_faiss.reader import SqliteFaissReader as Index
 from minutes.text.query import KeywordQuery, parse_query
 
+from ..conftest import CORPUS
 from ..test_search import BROAD
+
+
+@pytest.fixture(scope="module")
+def fts_searcher(tmp_path_factory: pytest.TempPathFactory, embedder: HashingEmbedder) -> Searcher:
+    backend = SqliteFaissBackend(tmp_path_factory.mktemp("fts5-index"), keyword="fts5")
+    build_index([CORPUS], backend.index_dir, embedder, backend=backend)
+    reader = backend.open()
+    assert isinstance(reader.keyword, Fts5KeywordIndex)
+    return Searcher(reader, embedder)
 
 
 def _df(index: object, word: str) -> int:
@@ -23,8 +38,9 @@ def _df(index: object, word: str) -> int:
     return index.sql("SELECT count(*) FROM passages_fts WHERE passages_fts MATCH ?", [f'"{word}"'])[0][0]
 
 
-def test_very_frequent_words_are_pruned_from_the_keyword_query(searcher: Searcher,
+def test_very_frequent_words_are_pruned_from_the_keyword_query(fts_searcher: Searcher,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    searcher = fts_searcher
     monkeypatch.setattr(fts, "PRUNE_MIN_PASSAGES", 0)  # the seed index is tiny
     total = searcher.index.manifest.passages
     common = max(["children", "council", "budget", "services"], key=lambda w: _df(searcher.index, w))
@@ -63,7 +79,8 @@ def test_very_frequent_words_are_pruned_from_the_keyword_query(searcher: Searche
 
 
 @pytest.mark.parametrize("filters", [Filters(include_procedural=True), Filters(), Filters(decisions_only=True)])
-def test_keyword_scores_the_semantic_candidates_in_the_same_pass(searcher: Searcher, filters: Filters) -> None:
+def test_keyword_scores_the_semantic_candidates_in_the_same_pass(fts_searcher: Searcher, filters: Filters) -> None:
+    searcher = fts_searcher
     parsed = parse_query(BROAD)
     first = searcher.index.keyword.search(parsed, filters, 8)
     alone, none = first.ranked, first.also

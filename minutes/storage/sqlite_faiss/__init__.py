@@ -1,4 +1,4 @@
-"""The embedded local backend: SQLite (documents, passages, FTS5) + FAISS (vectors) in build
+"""The embedded local backend: SQLite (documents, passages), tantivy (keywords) + FAISS (vectors) in build
 folders under the index folder, published by the `current` symlink swap (storage/builds.py).
 
 This package is the only place that imports sqlite3 or faiss for the index (the vector and
@@ -21,13 +21,14 @@ __all__ = ["SqliteFaissBackend", "SqliteFaissReader", "SqliteFaissWriter"]
 class SqliteFaissBackend:
     name = "sqlite_faiss"
 
-    def __init__(self, index_dir: Path, vector_kind: str | None = None) -> None:
+    def __init__(self, index_dir: Path, vector_kind: str | None = None, keyword: str = "tantivy") -> None:
         self.index_dir = Path(index_dir)
         self.folders = BuildFolders(self.index_dir)
         self.vector_kind = vector_kind  # None: by corpus size (vectors.choose_kind)
+        self.keyword = keyword  # "tantivy"; "fts5" only for the benchmark's comparison row
 
     def writer(self, dimension: int) -> SqliteFaissWriter:
-        return SqliteFaissWriter(self.folders, dimension, self.vector_kind)
+        return SqliteFaissWriter(self.folders, dimension, self.vector_kind, self.keyword)
 
     def publish(self, build: BuildHandle) -> None:
         self.folders.publish(Path(build.location))

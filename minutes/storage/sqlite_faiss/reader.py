@@ -1,6 +1,7 @@
 """SqliteFaissReader: one finished build folder opened read-only (safe to share between threads).
 
-    index.sqlite   documents, passages, passages_fts
+    index.sqlite   documents, passages (and passages_fts, filled only by `keyword="fts5"` builds)
+    keyword/       the tantivy keyword index (minutes.storage.tantivy_index), CRC-checked on open
     vectors.faiss  unit vectors, inner product; FAISS id = passage id
     manifest.json  model, dimension, chunker version, counts, build time, backend facts
 """
@@ -20,6 +21,7 @@ from minutes.storage.base import FORMAT_VERSION, Manifest
 from minutes.storage.sqlite_faiss.fts import Fts5KeywordIndex, Fts5Tuning
 from minutes.storage.sqlite_faiss.passages import REBUILD, Database, SqlitePassageStore
 from minutes.storage.sqlite_faiss.vectors import FaissVectorIndex
+from minutes.storage.tantivy_index import KEYWORD_DIR, TantivyKeywordIndex, open_keyword_index
 
 
 class SqliteFaissReader:
@@ -45,7 +47,14 @@ class SqliteFaissReader:
         self.database = Database(self.path / "index.sqlite")
         self.sql("SELECT count(*) FROM passages")  # fail now, not on the first search
         self.passages = SqlitePassageStore(self.database)
-        self.keyword = Fts5KeywordIndex(self.database, self.passages, self.manifest.passages)
+        self.keyword: TantivyKeywordIndex | Fts5KeywordIndex
+        if self.manifest.backend.get("keyword", "fts5") == "tantivy":
+            self.keyword = open_keyword_index(self.path / KEYWORD_DIR)
+            if self.keyword.passages != self.manifest.passages:
+                raise IndexCorrupt(f"{self.path / KEYWORD_DIR} holds {self.keyword.passages} passages but the "
+                                   f"manifest says {self.manifest.passages}; {REBUILD}")
+        else:  # built before tantivy, or for the benchmark's FTS5 row
+            self.keyword = Fts5KeywordIndex(self.database, self.passages, self.manifest.passages)
         self.vectors = FaissVectorIndex(vectors, self.passages.allowed_ids)
 
     def with_vectors(self, index: faiss.Index) -> SqliteFaissReader:
@@ -56,7 +65,9 @@ class SqliteFaissReader:
         return other
 
     def with_keyword_tuning(self, tuning: Fts5Tuning) -> SqliteFaissReader:
-        """The same build with other FTS5 weights or pruning (benchmarks)."""
+        """The same build with other FTS5 weights or pruning (benchmarks; FTS5 builds only)."""
+        if not isinstance(self.keyword, Fts5KeywordIndex):
+            raise ValueError(f"{self.path} serves keywords from tantivy: FTS5 tuning does not apply")
         other = copy.copy(self)
         other.keyword = self.keyword.with_tuning(tuning)
         return other
@@ -77,3 +88,5 @@ class SqliteFaissReader:
 
     def close(self) -> None:
         self.database.close()
+        if isinstance(self.keyword, TantivyKeywordIndex):
+            self.keyword.close()

@@ -1,8 +1,11 @@
 """SqliteFaissWriter: one new build folder, written a document at a time.
 
-`index.sqlite` takes documents and passages in one transaction until `finish_passages`
-builds the FTS5 index; `vectors.faiss` is filled from the vector cache a window at a time;
-`finish` writes the manifest, syncs and reads the whole build back before it may be published.
+`index.sqlite` takes documents and passages in one transaction; the keyword index takes the
+passages as they come (`keyword/`, tantivy: see minutes.storage.tantivy_index) and is committed
+by `finish_passages`, before the build can be published, so a killed build leaves the previous
+one serving (with `keyword="fts5"`, SQLite FTS5 instead: the benchmark's comparison);
+`vectors.faiss` is filled from the vector cache a window at a time; `finish` writes the
+manifest, syncs and reads the whole build back before it may be published.
 """
 
 from __future__ import annotations
@@ -34,19 +37,28 @@ from minutes.storage.sqlite_faiss.schema import (
     row_to_passage,
 )
 from minutes.storage.sqlite_faiss.vectors import fill_vector_index
+from minutes.storage.tantivy_index import KEYWORD_DIR, TantivyWriter
+
+KEYWORD_ENGINES = ("tantivy", "fts5")
 
 READ_WINDOW = 8192  # vectors read from the cache per FAISS add (12 MB at 384 dimensions)
 
 
 class SqliteFaissWriter:
     @as_os_error
-    def __init__(self, folders: BuildFolders, dimension: int, vector_kind: str | None = None) -> None:
-        self.folders, self.dimension, self.vector_kind = folders, dimension, vector_kind
+    def __init__(self, folders: BuildFolders, dimension: int, vector_kind: str | None = None,
+                 keyword: str = "tantivy") -> None:
+        if keyword not in KEYWORD_ENGINES:
+            raise ValueError(f"unknown keyword engine '{keyword}'; choose one of: {', '.join(KEYWORD_ENGINES)}")
+        self.folders, self.dimension, self.vector_kind, self.keyword = folders, dimension, vector_kind, keyword
         self.path = folders.new_temporary()
+        self.keyword_writer: TantivyWriter | None = None
         try:
             self.conn = sqlite3.connect(self.path / "index.sqlite")
             self.conn.row_factory = sqlite3.Row
             self.conn.executescript(SCHEMA)
+            if keyword == "tantivy":
+                self.keyword_writer = TantivyWriter(self.path / KEYWORD_DIR)
         except BaseException:
             shutil.rmtree(self.path, ignore_errors=True)
             raise
@@ -59,12 +71,18 @@ class SqliteFaissWriter:
         rows = [passage_row(self.passages + i, self.documents, p) for i, p in enumerate(passages)]
         if rows:
             self.conn.executemany(insert_sql("passages", rows[0]), rows)
+        if self.keyword_writer is not None:
+            self.keyword_writer.add_document(document, passages, first_id=self.passages)
         self.documents += 1
         self.passages += len(rows)
 
     @as_os_error
     def finish_passages(self) -> None:
-        self.conn.execute("INSERT INTO passages_fts(passages_fts) VALUES ('rebuild')")
+        if self.keyword_writer is not None:
+            self.keyword_writer.commit()
+            self.keyword_writer.close()  # merges finished, unused files gone: the folder is final
+        else:
+            self.conn.execute("INSERT INTO passages_fts(passages_fts) VALUES ('rebuild')")
         self.conn.commit()
 
     @as_os_error
@@ -83,7 +101,7 @@ class SqliteFaissWriter:
         self.conn.close()  # every row is written: nothing reads it again until the build is opened
         index, kind = fill_vector_index(count, self.dimension, rows, self.vector_kind, window=READ_WINDOW)
         faiss.write_index(index, str(self.path / "vectors.faiss"))
-        return {"name": "sqlite_faiss", "vector_index": kind}
+        return {"name": "sqlite_faiss", "vector_index": kind, "keyword": self.keyword}
 
     def finish(self, manifest: Manifest) -> BuildHandle:
         (self.path / "manifest.json").write_text(manifest.to_json())
@@ -95,6 +113,10 @@ class SqliteFaissWriter:
     def abort(self) -> None:
         with contextlib.suppress(sqlite3.Error):
             self.conn.close()
+        if self.keyword_writer is not None:
+            self.keyword_writer.rollback()
+            with contextlib.suppress(OSError):
+                self.keyword_writer.close()
         if self.path.name.startswith(".tmp-"):
             shutil.rmtree(self.path, ignore_errors=True)
 
