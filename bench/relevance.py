@@ -29,6 +29,12 @@ The relevance floor is measured on an index of the seed corpus alone (`.bench/se
 share of the off-topic queries in `bench/offtopic.txt` answered "no results", and Hit@10 on
 seeds-dev with the floor and with it switched off.
 
+Learned methods (issue 16; trained by `bench/train.py` on the training meetings only) get
+rows of their own beside these: `adapter` (the final method with the query adapter of
+`minilm-tuned`), `fusion` (the adapter and the learned fusion of `minutes.search.learned`,
+with the final method's cosine floor) and `learned` (the adapter, the learned fusion and the
+learned floor). `--methods ''` leaves them out.
+
 `--set name=value` overrides a field of the final method's `Tuning` (for experiments; tune
 only with `--split dev`). `--setups` and `--modes` run a subset.
 """
@@ -51,10 +57,11 @@ from pathlib import Path
 
 from minutes import chunk, embed
 from minutes.build import build_index
-from minutes.embed import Embedder, load_embedder
+from minutes.embed import ADAPTER_PATH, Embedder, QueryAdapter, load_embedder
 from minutes.evaluate import Question, load_questions, score
 from minutes.records import Filters
 from minutes.search.hybrid import MODES, Searcher, Tuning
+from minutes.search.learned import FUSION_PATH, LearnedModels, load_models
 from minutes.storage import current_build, open_index
 from tests.support.embedders import CachedEmbedder
 
@@ -65,6 +72,8 @@ QMSUM_CORPUS = BENCH / "qmsum-corpus"
 OFFTOPIC = ROOT / "bench" / "offtopic.txt"
 K = 10
 LATENCY_SAMPLE = 30  # questions per group timed with the real, uncached query embedding
+METHODS = ("adapter", "fusion", "learned")  # learned rows (issue 16), beside the Tuning modes
+MINE = ("hybrid", *METHODS)  # Minutes' own rows; the others are baselines
 
 
 def held_out(document_id: str) -> bool:
@@ -160,6 +169,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--setups", default="distractors,qmsum,floor")
     parser.add_argument("--modes", default=",".join(reversed(MODES)))
+    parser.add_argument("--subsets", help="QMSum question groups to score, e.g. 'held-out committee' (default: all)")
+    parser.add_argument("--methods", default=",".join(METHODS), help="learned rows (needs bench/train.py's files)")
     parser.add_argument("--split", choices=["all", "dev", "held"], default="all",
                         help="QMSum questions to score: all, the tuning meetings (dev) or the held-out ones")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE")
@@ -175,6 +186,11 @@ def main() -> None:
     import torch
 
     setups, modes = args.setups.split(","), args.modes.split(",")
+    methods = [m for m in args.methods.split(",") if m]
+    unknown = set(methods) - set(METHODS)
+    if unknown:
+        raise SystemExit(f"--methods: unknown {', '.join(sorted(unknown))}; choose from {', '.join(METHODS)}")
+    adapter, models = learned_files() if methods else (None, None)
     final = Tuning(**parse_overrides(args.overrides))  # type: ignore[arg-type]
     tunings = {mode: (final if mode == "hybrid" else Tuning(mode=mode)) for mode in modes}
 
@@ -207,49 +223,80 @@ def main() -> None:
         for subset, chosen in (("committee", committee), ("other", other),
                                ("held-out committee", [q for q in held if q in committee]),
                                ("held-out other", [q for q in held if q in other])):
-            if chosen:
+            if chosen and (args.subsets is None or subset in args.subsets.split(",")):
                 for scope, scoped in (("corpus", False), ("document", True)):
                     groups.append(("qmsum", subset, scope, chosen, scoped))
 
     rows = []
     for setup, subset, scope, questions, scoped in groups:
         index = open_index(index_dirs[setup])
-        searcher, timed = Searcher(index, cached), Searcher(index, model)
-        for mode in modes:
-            figures = run_group(searcher, questions, tunings[mode], scoped)
+        searchers = {mode: (Searcher(index, cached), Searcher(index, model), tunings[mode]) for mode in modes}
+        searchers.update({m: method_searchers(m, index, cached, model, adapter, models, final) for m in methods})
+        for mode, (searcher, timed, tuning) in searchers.items():
+            figures = run_group(searcher, questions, tuning, scoped)
             latency = None if args.no_latency or subset.startswith("held") else \
-                median_latency_ms(timed, questions, tunings[mode], scoped)
+                median_latency_ms(timed, questions, tuning, scoped)
             rows.append({"setup": setup, "questions": subset, "scope": scope, "mode": mode, **figures,
                          "median_ms": latency})
             print(f"{setup:11} {subset:18} {scope:8} {mode:8} " + "  ".join(
                 f"{k}={v}" for k, v in figures.items()) + f"  median_ms={latency}", file=sys.stderr)
 
-    floor_rows = floor_figures(index_dirs, model, cached, seeds, final) if "floor" in setups else []
+    floor_rows = floor_figures(index_dirs, model, cached, seeds, final, methods, adapter, models) \
+        if "floor" in setups else []
     print(render(rows, floor_rows, final, args))
     if args.json:
         args.json.write_text(json.dumps({"rows": rows, "floor": floor_rows,
                                          "tuning": dataclasses.asdict(final)}, indent=2))
 
 
+def learned_files() -> tuple[QueryAdapter, LearnedModels]:
+    """The shipped query adapter and learned fusion/floor; a clear stop when they are absent."""
+    missing = [str(p.relative_to(ROOT)) for p in (ADAPTER_PATH, FUSION_PATH) if not p.exists()]
+    if missing:
+        raise SystemExit(f"{', '.join(missing)} missing: run bench/train.py first (or --methods '')")
+    return QueryAdapter.load(ADAPTER_PATH), load_models(FUSION_PATH)
+
+
+def method_searchers(method: str, index, cached: CachedEmbedder, model: Embedder,  # type: ignore[no-untyped-def]
+                     adapter: QueryAdapter | None, models: LearnedModels | None, final: Tuning,
+                     use_floor: bool = True) -> tuple[Searcher, Searcher, Tuning]:
+    """(searcher on cached query vectors, timed searcher on the real model, tuning) for a learned row."""
+    from bench.learned_search import Adapted
+
+    if method == "adapter":
+        return Searcher(index, Adapted(cached, adapter)), Searcher(index, Adapted(model, adapter)), final
+    if models is not None and (not use_floor or method == "fusion"):
+        models = dataclasses.replace(models, floor=None)  # the cosine floor of the final method
+    return (Searcher(index, Adapted(cached, adapter), models=models),
+            Searcher(index, Adapted(model, adapter), models=models), dataclasses.replace(final, fusion="learned"))
+
+
 def floor_figures(index_dirs: dict[str, Path], model: Embedder, cached: CachedEmbedder,
-                  seeds: list[Question], final: Tuning) -> list[dict[str, object]]:
+                  seeds: list[Question], final: Tuning, methods: list[str] = (),  # type: ignore[assignment]
+                  adapter: QueryAdapter | None = None, models: LearnedModels | None = None
+                  ) -> list[dict[str, object]]:
     """Off-topic queries answered "no results", and Hit@10 on seeds-dev with and without the floor."""
     offtopic = [line.strip() for line in OFFTOPIC.read_text().splitlines()
                 if line.strip() and not line.startswith("#")]
     cached.warm(offtopic)
-    no_floor = dataclasses.replace(final, floor=-1.0)
     rows: list[dict[str, object]] = []
     for name in ("seeds", "distractors"):
         if name not in index_dirs:
             continue
-        searcher = Searcher(open_index(index_dirs[name]), cached)
-        empty = sum(1 for q in offtopic if not searcher.search(q, K, tuning=final).hits)
-        with_floor = run_group(searcher, seeds, final, False)
-        without = run_group(searcher, seeds, no_floor, False)
-        rows.append({"index": name, "offtopic": len(offtopic), "no_results": empty,
-                     "share": round(empty / len(offtopic), 3), "hit_with_floor": with_floor[f"hit@{K}"],
-                     "hit_without_floor": without[f"hit@{K}"], "mrr_with_floor": with_floor[f"mrr@{K}"],
-                     "mrr_without_floor": without[f"mrr@{K}"]})
+        index = open_index(index_dirs[name])
+        searchers = [("hybrid", Searcher(index, cached), Searcher(index, cached), final)]
+        for method in methods:
+            searcher, _, tuning = method_searchers(method, index, cached, model, adapter, models, final)
+            unfloored = method_searchers(method, index, cached, model, adapter, models, final, False)[0]
+            searchers.append((method, searcher, unfloored, tuning))
+        for method, searcher, unfloored, tuning in searchers:
+            empty = sum(1 for q in offtopic if not searcher.search(q, K, tuning=tuning).hits)
+            with_floor = run_group(searcher, seeds, tuning, False)
+            without = run_group(unfloored, seeds, dataclasses.replace(tuning, floor=-1.0), False)
+            rows.append({"index": name, "method": method, "offtopic": len(offtopic), "no_results": empty,
+                         "share": round(empty / len(offtopic), 3), "hit_with_floor": with_floor[f"hit@{K}"],
+                         "hit_without_floor": without[f"hit@{K}"], "mrr_with_floor": with_floor[f"mrr@{K}"],
+                         "mrr_without_floor": without[f"mrr@{K}"]})
     return rows
 
 
@@ -260,31 +307,37 @@ def render(rows: list[dict[str, object]], floor_rows: list[dict[str, object]], f
            "| setup | questions | scope | n | method | Hit@10 | MRR@10 | QuoteRecall@10 | median ms |",
            "|---|---|---|---|---|---|---|---|---|"]
     names = {"keyword": "keyword only (bm25)", "semantic": "semantic only (cosine)",
-             "rrf": "plain RRF (k=60)", "hybrid": "**Minutes (hybrid)**"}
+             "rrf": "plain RRF (k=60)", "hybrid": "**Minutes (hybrid)**",
+             "adapter": "**hybrid + query adapter**", "fusion": "**adapter + learned fusion**",
+             "learned": "**adapter + learned fusion + learned floor**"}
     for r in rows:
         ms = "" if r["median_ms"] is None else r["median_ms"]
         out.append(f"| {r['setup']} | {r['questions']} | {r['scope']} | {r['n']} | {names[str(r['mode'])]} | "
                    f"{r[f'hit@{K}']:.3f} | {r[f'mrr@{K}']:.3f} | {r[f'quote_recall@{K}']:.3f} | {ms} |")
     # The target: the final method against the best baseline row of each group, in MRR@10.
-    out += ["", "| setup | questions | scope | best baseline | its MRR@10 | Minutes MRR@10 | relative gain |",
-            "|---|---|---|---|---|---|---|"]
+    out += ["", "| setup | questions | scope | best baseline | its MRR@10 | method | its MRR@10 | relative gain |",
+            "|---|---|---|---|---|---|---|---|"]
     groups: dict[tuple[object, ...], list[dict[str, object]]] = {}
     for r in rows:
         groups.setdefault((r["setup"], r["questions"], r["scope"]), []).append(r)
     for (setup, subset, scope), members in groups.items():
-        mine = [r for r in members if r["mode"] == "hybrid"]
-        baselines = [r for r in members if r["mode"] != "hybrid"]
+        mine = [r for r in members if r["mode"] in MINE]
+        baselines = [r for r in members if r["mode"] not in MINE]
         if not mine or not baselines:
             continue
         best = max(baselines, key=lambda r: float(r[f"mrr@{K}"]))  # type: ignore[arg-type]
-        b, m = float(best[f"mrr@{K}"]), float(mine[0][f"mrr@{K}"])  # type: ignore[arg-type]
-        gain = f"{(m - b) / b * 100:+.1f}%" if b else "n/a"
-        out.append(f"| {setup} | {subset} | {scope} | {best['mode']} | {b:.3f} | {m:.3f} | {gain} |")
+        b = float(best[f"mrr@{K}"])  # type: ignore[arg-type]
+        for row in mine:
+            m = float(row[f"mrr@{K}"])  # type: ignore[arg-type]
+            gain = f"{(m - b) / b * 100:+.1f}%" if b else "n/a"
+            out.append(f"| {setup} | {subset} | {scope} | {best['mode']} | {b:.3f} | {row['mode']} | {m:.3f} "
+                       f"| {gain} |")
     if floor_rows:
-        out += ["", "| index | off-topic queries | answered \"no results\" | seeds-dev Hit@10 with floor | "
-                "without floor | MRR@10 with floor | without floor |", "|---|---|---|---|---|---|---|"]
+        out += ["", "| index | method | off-topic queries | answered \"no results\" | seeds-dev Hit@10 with floor | "
+                "without floor | MRR@10 with floor | without floor |", "|---|---|---|---|---|---|---|---|"]
         for f in floor_rows:
-            out.append(f"| {f['index']} | {f['offtopic']} | {f['no_results']} ({float(f['share']):.0%}) | "  # type: ignore[arg-type]
+            out.append(f"| {f['index']} | {f['method']} | {f['offtopic']} | {f['no_results']} "  # type: ignore[arg-type]
+                       f"({float(f['share']):.0%}) | "  # type: ignore[arg-type]
                        f"{f['hit_with_floor']} | {f['hit_without_floor']} | {f['mrr_with_floor']} | "
                        f"{f['mrr_without_floor']} |")
     return "\n".join(out)

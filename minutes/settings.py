@@ -23,7 +23,8 @@ class Settings(BaseSettings):
     index_dir: Path = Field(Path("index"), description="Folder that holds the index (builds, cache, `current`).")
     corpus: list[Path] = Field([Path("corpus")], description="Files or folders indexed when no PATH is given.")
     model: str = Field("minilm", description="Embedding model: `minilm` (all-MiniLM-L6-v2), `minilm-int8` (the same, "
-                                             "int8-quantised, CPU only, 2-3x faster) or `hashing` (tests).")
+                                             "int8-quantised, CPU only, 2-3x faster), `minilm-tuned` (minilm with "
+                                             "a learned query adapter; docs/benchmarks.md) or `hashing` (tests).")
     device: str = Field("cpu", description="Device for embedding while indexing: `cpu` or `cuda`.")
     batch_size: int = Field(64, ge=1, le=4096, description="Texts per model batch while indexing.")
     query_threads: int = Field(1, ge=1, le=64,

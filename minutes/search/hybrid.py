@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from minutes.embed import Embedder, load_embedder
 from minutes.errors import QueryError
 from minutes.records import Filters, Hit, SearchResult
-from minutes.search import fusion
+from minutes.search import fusion, learned
 from minutes.search.query import MAX_K, MAX_QUERY_CHARS, PreparedQuery, validate_query
 from minutes.search.tuning import MODES, Tuning
 from minutes.storage import open_index
@@ -38,6 +39,7 @@ class _Candidates:
     keyword: list[tuple[int, float]]      # bm25, best first
     also: dict[int, float]                # bm25 of semantic candidates the query selects
     excluded: set[int]
+    scored: learned.Scored | None = None  # fusion "learned": the candidates' features and scores
 
     @property
     def keyword_rank(self) -> dict[int, int]:
@@ -45,10 +47,13 @@ class _Candidates:
 
 
 class Searcher:
-    def __init__(self, index: IndexReader, embedder: Embedder, tuning: Tuning | None = None) -> None:
+    def __init__(self, index: IndexReader, embedder: Embedder, tuning: Tuning | None = None,
+                 models: learned.LearnedModels | None = None) -> None:
         index.check_compatible(embedder.name, embedder.dimension)
         self.index, self.embedder = index, embedder
         self.tuning = tuning or Tuning()
+        self.models = models  # fusion "learned": None loads the shipped ones on first use
+        self.recorder: list[tuple[str, learned.Scored, Any]] | None = None  # bench/train.py's feature log
         self._rankers: dict[str, Callable[[PreparedQuery, _Candidates, Tuning], dict[int, float]]] = {
             "keyword": lambda q, c, t: dict(c.keyword),
             "semantic": lambda q, c, t: c.semantic,
@@ -108,9 +113,19 @@ class Searcher:
         self._fill_cosines(found, list(bm25), prepared.vector)
         bm25.update({pid: score for pid, score in found.also.items() if pid not in bm25})
         fused = fusion.zscore_fusion(found.semantic, bm25, tuning.semantic_weight, tuning.keyword_weight)
+        if tuning.fusion == "learned" and fused:
+            found.scored = learned.score_candidates(self.index.passages, prepared.parsed.optional, found.semantic,
+                                                    bm25, fused, tuning.neighbour_weight, self._models().scorer)
+            lowest = float(found.scored.scores.min())
+            return {pid: float(s) - lowest for pid, s in zip(found.scored.ids, found.scored.scores, strict=True)}
         if not tuning.neighbour_weight or not fused:
             return fused
         return fusion.neighbour_boost(fused, self.index.passages.places(list(fused)), tuning.neighbour_weight)
+
+    def _models(self) -> learned.LearnedModels:
+        if self.models is None:
+            self.models = learned.load_models()
+        return self.models
 
     def _fill_cosines(self, found: _Candidates, ids: list[int], vector: np.ndarray) -> None:
         missing = [pid for pid in ids if pid not in found.semantic]
@@ -134,6 +149,10 @@ class Searcher:
         floor = self.embedder.floor if tuning.floor is None else tuning.floor
         semantic, keyword_rank = found.semantic, found.keyword_rank
         best = max(semantic[pid] for pid in ranked)
+        if found.scored is not None:
+            decided = self._learned_floor(ranked, found, prepared, filters, floor, best)
+            if decided is not None:
+                return decided
         if best < floor and self.index.passages.restricts(filters):
             scores, _ = self.index.vectors.search(prepared.vector, 1, Filters(include_procedural=True))
             best = max([best, *scores.tolist()])
@@ -141,6 +160,29 @@ class Searcher:
             return [], NO_MATCH_FLOOR
         # Below the floor, a passage stays only when it holds some of the query's words.
         return [pid for pid in ranked if semantic[pid] >= floor or pid in keyword_rank], None
+
+    def _learned_floor(self, ranked: list[int], found: _Candidates, prepared: PreparedQuery, filters: Filters,
+                       floor: float, best: float) -> tuple[list[int], str | None] | None:
+        """The learned floor: no results when the model's P(something here answers it) is below its
+        threshold. Its features are those of `_apply_floor`'s rule, and more. None: no floor model
+        (the cosine rule decides)."""
+        assert found.scored is not None
+        if self.index.passages.restricts(filters):
+            scores, _ = self.index.vectors.search(prepared.vector, 1, Filters(include_procedural=True))
+            best = max([best, *scores.tolist()])
+        keyword_rank = found.keyword_rank
+        all_words = self.index.keyword.holds_all_words(prepared.parsed.optional, list(keyword_rank))
+        features = learned.query_vector(list(prepared.parsed.optional), found.scored.candidates,
+                                        found.scored.scores, found.scored.features, best, all_words)
+        if self.recorder is not None:
+            self.recorder.append((prepared.text, found.scored, features))
+        models = self._models()
+        model = models.floor
+        if model is None or not self.embedder.name.startswith(models.model):
+            return None  # its cosine features mean what they mean for the model it was trained with
+        if model.probability(features) < model.threshold:
+            return [], NO_MATCH_FLOOR
+        return [pid for pid in ranked if found.semantic[pid] >= floor or pid in keyword_rank], None
 
     def _hits(self, ranked: list[int], k: int, fused: dict[int, float], found: _Candidates, collapse: bool,
               tuning: Tuning) -> list[Hit]:

@@ -11,7 +11,7 @@ from functools import cached_property
 
 import numpy as np
 
-from minutes.embed import Embedder
+from minutes.embed import Embedder, query_encoder
 from minutes.errors import QueryError
 from minutes.text.query import KeywordQuery, parse_query
 
@@ -42,7 +42,7 @@ class PreparedQuery:
     @cached_property
     def vector(self) -> np.ndarray:
         with self._lock:  # one request may hand the query to threads; embed it once
-            return self._embedder.encode([self.text])[0]
+            return query_encoder(self._embedder)([self.text])[0]  # minilm-tuned: through its adapter
 
     def __repr__(self) -> str:
         return f"PreparedQuery({self.text!r})"

@@ -16,7 +16,9 @@ MODES = ("hybrid", "rrf", "keyword", "semantic")
 @dataclass(frozen=True)
 class Tuning:
     mode: str = "hybrid"          # hybrid | rrf | keyword | semantic
-    fusion: str = "score"         # hybrid only: "score" (standardised bm25 + cosine) or "rrf" (ranks)
+    # hybrid only: "score" (standardised bm25 + cosine), "rrf" (ranks) or "learned" (a model
+    # of those and more features, with a learned floor: minutes/search/learned.py)
+    fusion: str = "score"
     pool: int = 100               # candidates taken from each retriever
     rrf_k: float = 60.0           # reciprocal rank fusion constant
     semantic_weight: float = 0.5
@@ -31,5 +33,5 @@ class Tuning:
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"unknown search mode '{self.mode}'; choose one of: {', '.join(MODES)}")
-        if self.fusion not in ("score", "rrf"):
-            raise ValueError(f"unknown fusion '{self.fusion}'; choose score or rrf")
+        if self.fusion not in ("score", "rrf", "learned"):
+            raise ValueError(f"unknown fusion '{self.fusion}'; choose score, rrf or learned")
