@@ -48,7 +48,9 @@ class SearcherHolder:
                 if build is None:
                     if self._searcher is not None:
                         return self._searcher  # mid-swap or gone: keep serving what we have
-                    raise IndexMissing(f"no index in {getattr(self.backend, 'index_dir', self.backend.name)}; "
+                    where = (getattr(self.backend, "index_dir", None) if self.backend.name == "sqlite_faiss"
+                             else None) or f"the {self.backend.name} backend"
+                    raise IndexMissing(f"no index in {where}; "
                                        "build one with: minutes index")
                 try:
                     self._searcher = Searcher(self.backend.open(build), self.embedder, self.tuning)
