@@ -53,6 +53,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import CLEVELAND_DIR, SCRATCH, SHARED, cleveland_paths, dir_size, machine, percentiles  # noqa: E402
 from minutes.records import Filters  # noqa: E402
+from minutes.storage.sqlite_faiss.fts import match_expression  # noqa: E402
 from minutes.text.query import KeywordQuery, parse_query  # noqa: E402
 
 WORK = SCRATCH / "keyword"
@@ -170,10 +171,11 @@ class Fts5:
         self.counts: dict[str, tuple[int, int]] = {}
 
     def search(self, query: KeywordQuery, limit: int = TOP) -> list[int]:
-        if query.match is None:
+        match = match_expression(query)
+        if match is None:
             return []
         rows = self.db.execute("SELECT rowid, bm25(passages_fts, 1.0, 0.3) s FROM passages_fts "
-                               "WHERE passages_fts MATCH ? ORDER BY s LIMIT ?", [query.match, limit])
+                               "WHERE passages_fts MATCH ? ORDER BY s LIMIT ?", [match, limit])
         return [row[0] for row in rows]
 
     def count(self, word: str, cap: int) -> int:

@@ -1,8 +1,9 @@
-"""Turn what a person types into a safe SQLite FTS5 query.
+"""The query language: what a person types, parsed into a backend-neutral `KeywordQuery`.
 
-People may use "quoted phrases", OR between phrases, and -exclusions. Everything else
-they type (stray quotes, colons, asterisks, NEAR, parentheses) is plain words: each word
-is re-quoted, so FTS5 syntax never reaches the engine raw and never causes an error.
+People may use "quoted phrases", OR between phrases, and -exclusions. Everything else they
+type (stray quotes, colons, asterisks, NEAR, parentheses) is plain words. Each keyword engine
+renders the parse in its own syntax (storage/sqlite_faiss/fts.py, storage/tantivy_index/,
+storage/milvus/keyword.py), so no engine's syntax ever reaches it raw.
 """
 
 from __future__ import annotations
@@ -34,32 +35,10 @@ class KeywordQuery:
     excluded: tuple[str, ...]               # words or phrases a passage must not contain
 
     @property
-    def match(self) -> str | None:
-        """The FTS5 MATCH expression for passages this query selects, or None."""
-        if self.required:
-            positive = " AND ".join("(" + " OR ".join(_quote(p) for p in group) + ")" for group in self.required)
-        elif self.optional:
-            positive = " OR ".join(_quote(w) for w in self.optional)
-        else:
-            return None
-        if self.excluded:
-            return f"({positive}) NOT ({' OR '.join(_quote(e) for e in self.excluded)})"
-        return positive
-
-    @property
-    def exclusion_match(self) -> str | None:
-        return " OR ".join(_quote(e) for e in self.excluded) or None
-
-    @property
     def highlight_terms(self) -> tuple[str, ...]:
         """Words and phrases to mark in the results."""
         phrases = [p for group in self.required for p in group]
         return tuple(dict.fromkeys(phrases + list(self.optional)))
-
-
-def _quote(text: str) -> str:
-    # Inside double quotes FTS5 treats everything as a string; keep only word characters.
-    return '"' + " ".join(_WORD.findall(text)) + '"'
 
 
 def _words(text: str) -> list[str]:

@@ -31,6 +31,7 @@ from minutes.chunk import chunk_document
 from minutes.errors import IndexCorrupt, IndexMissing
 from minutes.ingest import IngestOptions, Problem, load_documents
 from minutes.records import Document, Filters, Passage
+from minutes.storage.sqlite_faiss.fts import match_expression
 from minutes.storage.tantivy_index import TantivyKeywordIndex, TantivyWriter, open_keyword_index
 from minutes.storage.tantivy_index.writer import KeywordWriteError
 from minutes.text.query import STOPWORDS, KeywordQuery, parse_query
@@ -99,9 +100,9 @@ class Fts5:
         self.db.execute("INSERT INTO f(f) VALUES ('rebuild')")
 
     def search(self, query: KeywordQuery, filters: Filters, limit: int) -> list[tuple[int, float]]:
-        if query.match is None:
+        if match_expression(query) is None:
             return []
-        where, params = ["f MATCH ?"], [query.match]
+        where, params = ["f MATCH ?"], [match_expression(query)]
         for column, value in (("council", filters.council), ("committee", filters.committee)):
             if value:
                 where.append(f"p.{column} = ? COLLATE NOCASE")
@@ -203,9 +204,9 @@ def test_phrases_and_or_between_phrases_select_what_fts5_selects(rows, keyword, 
         other = phrases[(i + 1) % len(phrases)]
         for text in (f'"{phrase}"', f'"{phrase}" OR "{other}"', f'"{phrase}" "{other.split()[0]}"'):
             query = parse_query(text)
-            assert query.match is not None
+            assert match_expression(query) is not None
             selected = keyword.select(query, ALL)
-            assert selected == fts.matching(query.match), text
+            assert selected == fts.matching(match_expression(query)), text
             ranked = {p for p, _ in keyword.search(query, ALL, len(rows)).ranked}
             assert ranked == selected, text
         assert keyword.select(parse_query(f'"{phrase}"'), ALL), phrase  # taken from a passage: found
