@@ -20,7 +20,7 @@ from minutes.embed import Embedder, load_embedder
 from minutes.errors import QueryError
 from minutes.records import Filters, Hit, SearchResult
 from minutes.search import fusion, learned
-from minutes.search.query import MAX_K, MAX_QUERY_CHARS, PreparedQuery, validate_query
+from minutes.search.query import MAX_K, MAX_QUERY_CHARS, PreparedQuery, check_k, validate_query
 from minutes.search.tuning import MODES, Tuning
 from minutes.storage import open_index
 from minutes.storage.base import IndexReader
@@ -70,7 +70,7 @@ class Searcher:
                tuning: Tuning | None = None) -> SearchResult:
         """The top `k` passages for `query` within `filters`; `tuning` overrides the searcher's own."""
         prepared = query if isinstance(query, PreparedQuery) else self.prepare(query)
-        validate_query(prepared.text, k)
+        check_k(k)  # the text was checked when it was prepared
         filters = filters or Filters()
         tuning = tuning or self.tuning
         found = self._retrieve(prepared, k, filters, tuning)

@@ -25,9 +25,13 @@ def validate_query(query: str, k: int = 1) -> str:
         raise QueryError("the query is empty; type some words to search for")
     if len(query) > MAX_QUERY_CHARS:
         raise QueryError(f"the query is {len(query)} characters long; the limit is {MAX_QUERY_CHARS}")
+    check_k(k)
+    return cleaned
+
+
+def check_k(k: int) -> None:
     if not 1 <= k <= MAX_K:
         raise QueryError(f"k must be between 1 and {MAX_K}, not {k}")
-    return cleaned
 
 
 class PreparedQuery:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from minutes.errors import MinutesError
 from minutes.storage.base import Backend, IndexReader
+from minutes.storage.builds import BuildFolders
 
 
 def open_backend(index_dir: Path, url: str | None = None) -> Backend:
@@ -38,6 +39,4 @@ def open_index(index_dir: Path, url: str | None = None) -> IndexReader:
 
 def current_build(index_dir: Path) -> Path | None:
     """The local backend's serving build folder (None when there is none)."""
-    from minutes.storage.builds import BuildFolders
-
     return BuildFolders(index_dir).current()

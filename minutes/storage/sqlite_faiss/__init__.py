@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from minutes.errors import IndexMissing, MinutesError
-from minutes.storage.base import BuildHandle
+from minutes.errors import IndexMissing
+from minutes.storage.base import BuildHandle, Manifest
 from minutes.storage.builds import BuildFolders
 from minutes.storage.sqlite_faiss.reader import SqliteFaissReader
 from minutes.storage.sqlite_faiss.writer import SqliteFaissWriter
@@ -47,9 +47,13 @@ class SqliteFaissBackend:
         return SqliteFaissReader(build)
 
     def previous_sources(self) -> list[str]:
+        """From the manifest alone: opening the whole build would read its vectors and keyword index."""
+        build = self.folders.current()
+        if build is None:
+            return []
         try:
-            return list(self.open().manifest.sources)
-        except MinutesError:  # no readable current build: nothing to add to
+            return list(Manifest.from_json((build / "manifest.json").read_text()).sources)
+        except (OSError, ValueError):  # no readable current build: nothing to add to
             return []
 
 

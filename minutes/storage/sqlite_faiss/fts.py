@@ -7,6 +7,7 @@ pruning of very frequent words that keeps large indexes fast.
 
 from __future__ import annotations
 
+import copy
 import re
 import sqlite3
 import threading
@@ -68,8 +69,8 @@ class Fts5KeywordIndex:
 
     def with_tuning(self, tuning: Fts5Tuning) -> Fts5KeywordIndex:
         """The same index searched with other weights or pruning (benchmarks)."""
-        other = Fts5KeywordIndex.__new__(Fts5KeywordIndex)
-        other.__dict__.update(self.__dict__, tuning=tuning)
+        other = copy.copy(self)  # shares the database and the word counts, which no tuning changes
+        other.tuning = tuning
         return other
 
     def search(self, query: KeywordQuery, filters: Filters, limit: int, *,

@@ -14,7 +14,6 @@ import contextlib
 import shutil
 import sqlite3
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import faiss
@@ -125,6 +124,3 @@ class SqliteFaissWriter:
         if self.path.name.startswith(".tmp-"):
             shutil.rmtree(self.path, ignore_errors=True)
 
-
-def build_folder(handle: BuildHandle) -> Path:
-    return Path(handle.location)
