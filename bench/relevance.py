@@ -33,7 +33,9 @@ Learned methods (issue 16; trained by `bench/train.py` on the training meetings 
 rows of their own beside these: `adapter` (the final method with the query adapter of
 `minilm-tuned`), `fusion` (the adapter and the learned fusion of `minutes.search.learned`,
 with the final method's cosine floor) and `learned` (the adapter, the learned fusion and the
-learned floor). `--methods ''` leaves them out.
+learned floor). `committee` is the final method with `minilm-committee`, the model fine-tuned
+by bench/finetune.py, on indexes of its own (`.bench/relevance/NAME-committee`: the first run
+embeds the passages again with it). `--methods ''` leaves them out.
 
 `--set name=value` overrides a field of the final method's `Tuning` (for experiments; tune
 only with `--split dev`). `--setups` and `--modes` run a subset.
@@ -72,7 +74,7 @@ QMSUM_CORPUS = BENCH / "qmsum-corpus"
 OFFTOPIC = ROOT / "bench" / "offtopic.txt"
 K = 10
 LATENCY_SAMPLE = 30  # questions per group timed with the real, uncached query embedding
-METHODS = ("adapter", "fusion", "learned")  # learned rows (issue 16), beside the Tuning modes
+METHODS = ("adapter", "fusion", "learned", "committee")  # learned rows (issue 16), beside the Tuning modes
 MINE = ("hybrid", *METHODS)  # Minutes' own rows; the others are baselines
 
 
@@ -190,7 +192,7 @@ def main() -> None:
     unknown = set(methods) - set(METHODS)
     if unknown:
         raise SystemExit(f"--methods: unknown {', '.join(sorted(unknown))}; choose from {', '.join(METHODS)}")
-    adapter, models = learned_files() if methods else (None, None)
+    adapter, models = learned_files() if set(methods) - {"committee"} else (None, None)
     final = Tuning(**parse_overrides(args.overrides))  # type: ignore[arg-type]
     tunings = {mode: (final if mode == "hybrid" else Tuning(mode=mode)) for mode in modes}
 
@@ -204,6 +206,11 @@ def main() -> None:
         index_dirs["distractors"] = ensure_index("distractors", [ROOT / "corpus", QMSUM_CORPUS], model)
     if "floor" in setups:
         index_dirs["seeds"] = ensure_index("seeds", [ROOT / "corpus"], model)
+    tuned = load_embedder("minilm-committee") if "committee" in methods else None
+    tuned_dirs = {}
+    if tuned is not None:  # the fine-tuned model's own indexes of the same sources
+        sources = {"qmsum": [QMSUM_CORPUS], "distractors": [ROOT / "corpus", QMSUM_CORPUS], "seeds": [ROOT / "corpus"]}
+        tuned_dirs = {name: ensure_index(f"{name}-committee", sources[name], tuned) for name in index_dirs}
     torch.set_num_threads(1)  # queries run as the server runs them
 
     seeds = load_questions([SHARED / "eval" / "seeds-dev.jsonl"])
@@ -216,6 +223,9 @@ def main() -> None:
 
     cached = CachedEmbedder(model)
     cached.warm([q.question for q in seeds + qmsum])
+    tuned_cached = CachedEmbedder(tuned) if tuned is not None else None
+    if tuned_cached is not None:
+        tuned_cached.warm([q.question for q in seeds + qmsum])
     groups: list[tuple[str, str, str, list[Question], bool]] = []  # setup, subset, scope, questions, scoped
     if "distractors" in setups:
         groups.append(("distractors", "seeds-dev", "corpus", seeds, False))
@@ -231,7 +241,11 @@ def main() -> None:
     for setup, subset, scope, questions, scoped in groups:
         index = open_index(index_dirs[setup])
         searchers = {mode: (Searcher(index, cached), Searcher(index, model), tunings[mode]) for mode in modes}
-        searchers.update({m: method_searchers(m, index, cached, model, adapter, models, final) for m in methods})
+        searchers.update({m: method_searchers(m, index, cached, model, adapter, models, final)
+                          for m in methods if m != "committee"})
+        if tuned is not None and tuned_cached is not None:
+            tuned_index = open_index(tuned_dirs[setup])
+            searchers["committee"] = (Searcher(tuned_index, tuned_cached), Searcher(tuned_index, tuned), final)
         for mode, (searcher, timed, tuning) in searchers.items():
             figures = run_group(searcher, questions, tuning, scoped)
             latency = None if args.no_latency or subset.startswith("held") else \
@@ -241,8 +255,11 @@ def main() -> None:
             print(f"{setup:11} {subset:18} {scope:8} {mode:8} " + "  ".join(
                 f"{k}={v}" for k, v in figures.items()) + f"  median_ms={latency}", file=sys.stderr)
 
-    floor_rows = floor_figures(index_dirs, model, cached, seeds, final, methods, adapter, models) \
-        if "floor" in setups else []
+    floor_rows = floor_figures(index_dirs, model, cached, seeds, final, [m for m in methods if m != "committee"],
+                               adapter, models) if "floor" in setups else []
+    if tuned_cached is not None and "floor" in setups:
+        floor_rows += [dict(row, method="committee") for row in floor_figures(tuned_dirs, tuned_cached, tuned_cached,
+                                                                              seeds, final)]
     print(render(rows, floor_rows, final, args))
     if args.json:
         args.json.write_text(json.dumps({"rows": rows, "floor": floor_rows,
@@ -309,7 +326,8 @@ def render(rows: list[dict[str, object]], floor_rows: list[dict[str, object]], f
     names = {"keyword": "keyword only (bm25)", "semantic": "semantic only (cosine)",
              "rrf": "plain RRF (k=60)", "hybrid": "**Minutes (hybrid)**",
              "adapter": "**hybrid + query adapter**", "fusion": "**adapter + learned fusion**",
-             "learned": "**adapter + learned fusion + learned floor**"}
+             "learned": "**adapter + learned fusion + learned floor**",
+             "committee": "**hybrid with minilm-committee (fine-tuned)**"}
     for r in rows:
         ms = "" if r["median_ms"] is None else r["median_ms"]
         out.append(f"| {r['setup']} | {r['questions']} | {r['scope']} | {r['n']} | {names[str(r['mode'])]} | "

@@ -5,6 +5,8 @@ which it builds when absent):
 
     .venv/bin/python -m bench.train            # writes minutes/models/query-adapter.npy, fusion.json
                                               # and .bench/relevance/train.json (the figures)
+    .venv/bin/python -m bench.train --finetune # fine-tunes MiniLM itself: minutes/models/minilm-committee/
+                                              # (bench/finetune.py, its options after --finetune)
 
 What it trains (docs/benchmarks.md, "Learned relevance"):
 
@@ -308,6 +310,11 @@ def subset_index(name: str, documents: list[str], model) -> Path:  # type: ignor
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--finetune"]:  # step 1 of issue 16 has its own module and options
+        from bench.finetune import main as finetune
+
+        sys.argv[1:2] = []
+        return finetune()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--adapter-epochs", type=int, default=12)
     parser.add_argument("--temperature", type=float, default=0.05)

