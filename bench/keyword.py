@@ -284,21 +284,29 @@ class StandInVectors:
 
 def serve_index(size: str) -> Path:
     """`.bench/keyword/<size>/index`: a real build (tantivy keywords, FAISS) of the first Record
-    issues that give about `size` passages, with stand-in passage vectors; for bench/load.py."""
+    issues that give about `size` passages (past the Record's end, issues again as copies, as in
+    `passages_db`), with stand-in passage vectors; for bench/load.py and `--stages`."""
     from minutes.build import build_index
 
     index_dir = WORK / size / "index"
     corpus = WORK / size / "issues"
     if not corpus.exists():
         corpus.mkdir(parents=True)
-        total, wanted = 0, SIZES[size]
+        total, wanted, copy = 0, SIZES[size], 0
         with sqlite3.connect(passages_db(size)) as db:
             counts = dict(db.execute("SELECT document_id, count(*) FROM passages GROUP BY document_id"))
-        for issue in cleveland_paths():
-            total += counts.get(f"cleveland-{issue.stem}", 0)
-            os.link(issue, corpus / f"{issue.stem}.txt")  # a hard link: the walk refuses links that leave the folder
-            if total >= wanted:
-                break
+        while total < wanted:
+            folder = corpus / f"copy{copy}" if copy else corpus
+            folder.mkdir(exist_ok=True)
+            for issue in cleveland_paths():
+                total += counts.get(f"cleveland-{issue.stem}" + (f"-copy{copy}" if copy else ""), 0)
+                if copy:  # a copy must differ in its bytes: the build indexes identical files once
+                    (folder / f"{issue.stem}.txt").write_bytes(issue.read_bytes() + f"\n\n(copy {copy})\n".encode())
+                else:  # a hard link: the folder walk refuses symbolic links that leave the folder
+                    os.link(issue, folder / f"{issue.stem}.txt")
+                if total >= wanted:
+                    break
+            copy += 1
     report = build_index([corpus], index_dir, StandInVectors())  # type: ignore[arg-type]
     print(f"{index_dir}: {report.passages} passages, {report.seconds:.0f}s", flush=True)
     return index_dir
