@@ -284,38 +284,48 @@ class StandInVectors:
 
 def serve_index(size: str) -> Path:
     """`.bench/keyword/<size>/index`: a real build (tantivy keywords, FAISS) of the first Record
-    issues that give about `size` passages, with stand-in passage vectors; for bench/load.py."""
+    issues that give about `size` passages (past the Record's end, issues again as copies, as in
+    `passages_db`), with stand-in passage vectors; for bench/load.py and `--stages`."""
     from minutes.build import build_index
 
     index_dir = WORK / size / "index"
     corpus = WORK / size / "issues"
     if not corpus.exists():
         corpus.mkdir(parents=True)
-        total, wanted = 0, SIZES[size]
+        total, wanted, copy = 0, SIZES[size], 0
         with sqlite3.connect(passages_db(size)) as db:
             counts = dict(db.execute("SELECT document_id, count(*) FROM passages GROUP BY document_id"))
-        for issue in cleveland_paths():
-            total += counts.get(f"cleveland-{issue.stem}", 0)
-            (corpus / f"{issue.stem}.txt").symlink_to(issue)
-            if total >= wanted:
-                break
+        while total < wanted:
+            folder = corpus / f"copy{copy}" if copy else corpus
+            folder.mkdir(exist_ok=True)
+            for issue in cleveland_paths():
+                total += counts.get(f"cleveland-{issue.stem}" + (f"-copy{copy}" if copy else ""), 0)
+                if copy:  # a copy must differ in its bytes: the build indexes identical files once
+                    (folder / f"{issue.stem}.txt").write_bytes(issue.read_bytes() + f"\n\n(copy {copy})\n".encode())
+                else:  # a hard link: the folder walk refuses symbolic links that leave the folder
+                    os.link(issue, folder / f"{issue.stem}.txt")
+                if total >= wanted:
+                    break
+            copy += 1
     report = build_index([corpus], index_dir, StandInVectors())  # type: ignore[arg-type]
     print(f"{index_dir}: {report.passages} passages, {report.seconds:.0f}s", flush=True)
     return index_dir
 
 
 def stages(size: str, rounds: int = 3) -> dict[str, dict[str, float]]:
-    """CPU per whole hybrid search on the `--serve-index` build, in process, one torch thread
-    (as the server): with the query embedding, without it (embedded beforehand), and the
-    keyword call alone; medians over rounds, percentiles over the questions."""
+    """CPU per whole hybrid search on the `--serve-index` build, in process, one thread and the
+    ONNX query model (as the server): with the query embedding, without it (embedded beforehand),
+    the query embedding alone on ONNX Runtime and on torch, and the keyword call alone; medians
+    over rounds, percentiles over the questions."""
     import torch
 
-    from minutes.embed import load_embedder
+    from minutes.embed import load_embedder, query_encoder
     from minutes.search.hybrid import Searcher
     from minutes.storage import open_index
 
     torch.set_num_threads(1)
-    searcher = Searcher(open_index(WORK / size / "index"), load_embedder("minilm", threads=1))
+    searcher = Searcher(open_index(WORK / size / "index"), load_embedder("minilm", threads=1, onnx_queries=True))
+    on_torch = load_embedder("minilm", threads=1)
     asked = [text for text, _ in questions()]
     prepared = [searcher.prepare(text) for text in asked]
     for query in prepared:
@@ -323,7 +333,8 @@ def stages(size: str, rounds: int = 3) -> dict[str, dict[str, float]]:
     steps = {
         "whole search (embedding included)": lambda i: searcher.search(asked[i], 10),
         "whole search, query embedded beforehand": lambda i: searcher.search(prepared[i], 10),
-        "query embedding alone": lambda i: searcher.embedder.encode([asked[i]]),
+        "query embedding alone (ONNX Runtime, as the server)": lambda i: query_encoder(searcher.embedder)([asked[i]]),
+        "query embedding alone (torch)": lambda i: query_encoder(on_torch)([asked[i]]),
         "keyword call alone (tantivy, top 100)": lambda i: searcher.index.keyword.search(
             prepared[i].parsed, Filters(), 100),
     }

@@ -82,7 +82,7 @@ class AdaptedEmbedder:
         return self.inner.encode(texts, batch_size)
 
     def encode_query(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
-        vectors = self.inner.encode(texts, batch_size)
+        vectors = query_encoder(self.inner)(texts, batch_size)
         return self.adapter(vectors) if len(vectors) else vectors
 
 
@@ -98,7 +98,8 @@ class SentenceTransformerEmbedder:
     dimension = 384
     floor = 0.30
 
-    def __init__(self, device: str = "cpu", threads: int | None = None, int8: bool = False) -> None:
+    def __init__(self, device: str = "cpu", threads: int | None = None, int8: bool = False,
+                 onnx_queries: bool = False) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # guard: never reach for the hub
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         try:
@@ -127,6 +128,23 @@ class SentenceTransformerEmbedder:
             # never mix with `minilm`'s. Speed and nDCG@10 in docs/benchmarks.md.
             torch.ao.quantization.quantize_dynamic(self._model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
             self.name = "minilm-int8"
+        # A long-running process (the server) embeds its questions through ONNX Runtime: a third
+        # of torch's CPU a question, the same vectors. Not for int8 (its vectors are torch's own).
+        self._onnx = None
+        if onnx_queries and device == "cpu" and not int8:
+            from minutes.embed_onnx import onnx_query_encoder
+
+            self._onnx = onnx_query_encoder(self._model, threads or 1)
+
+    @property
+    def query_runtime(self) -> str:
+        return "onnx" if self._onnx is not None else "torch"
+
+    def encode_query(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        if self._onnx is None or not texts:
+            return self.encode(texts, batch_size)
+        return np.concatenate([self._onnx.encode(texts[start:start + batch_size])
+                               for start in range(0, len(texts), batch_size)])
 
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         if not texts:
@@ -203,16 +221,20 @@ MODELS = {"minilm": SentenceTransformerEmbedder, "minilm-int8": SentenceTransfor
           "minilm-tuned": AdaptedEmbedder, "hashing": HashingEmbedder}
 
 
-def load_embedder(name: str, device: str = "cpu", threads: int | None = None, int8: bool = False) -> Embedder:
+def load_embedder(name: str, device: str = "cpu", threads: int | None = None, int8: bool = False,
+                  onnx_queries: bool = False) -> Embedder:
+    """`onnx_queries`: embed questions through ONNX Runtime (minutes.embed_onnx), for processes that
+    answer many; it costs a few seconds at start-up, so one-off commands keep torch."""
     if name == "hashing":
         return HashingEmbedder()
     if name in ("minilm", "minilm-int8"):
-        return SentenceTransformerEmbedder(device=device, threads=threads, int8=int8 or name == "minilm-int8")
+        return SentenceTransformerEmbedder(device=device, threads=threads, int8=int8 or name == "minilm-int8",
+                                           onnx_queries=onnx_queries)
     if name == "minilm-tuned":
         if int8:
             raise ModelError("minilm-tuned has no int8 form; use minilm-tuned or minilm-int8")
-        return AdaptedEmbedder(SentenceTransformerEmbedder(device=device, threads=threads), QueryAdapter.load(),
-                               "minilm-tuned")
+        return AdaptedEmbedder(SentenceTransformerEmbedder(device=device, threads=threads, onnx_queries=onnx_queries),
+                               QueryAdapter.load(), "minilm-tuned")
     raise ModelError(f"unknown model '{name}'; choose one of: {', '.join(MODELS)}")
 
 

@@ -79,6 +79,7 @@ def test_openapi_declares_the_error_shape(client: TestClient) -> None:
 def test_healthz(client: TestClient) -> None:
     body = client.get("/healthz").json()
     assert body["ok"] is True and body["documents"] == 5 and body["model"] == "hashing"
+    assert body["query_runtime"] is None  # the test model has no runtime to report
 
 
 def test_search_page_escapes_and_highlights(client: TestClient) -> None:

@@ -87,6 +87,8 @@ def get_json(url: str) -> tuple[int, dict]:
 
 
 def test_real_server_answers_over_http(served: str) -> None:
+    status, body = get_json(served + "/healthz")
+    assert (status, body["model"], body["query_runtime"]) == (200, "minilm", "onnx")  # the server's default
     status, body = get_json(served + "/api/search?q=what+was+said+about+short+breaks&k=3")
     assert status == 200
     assert any("availability of short breaks" in h["text"] for h in body["hits"])

@@ -35,4 +35,4 @@ def api_document(document_id: str, searcher: SearcherDep) -> DocumentOut:
 @router.get("/healthz", response_model=HealthOut, responses=ERROR_RESPONSES, tags=["health"])
 def healthz(searcher: SearcherDep) -> HealthOut:
     """Whether an index is being served, and which."""
-    return HealthOut.from_manifest(searcher.index.manifest)
+    return HealthOut.from_manifest(searcher.index.manifest, getattr(searcher.embedder, "query_runtime", None))

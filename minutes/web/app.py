@@ -40,7 +40,8 @@ def build_app(settings: WebSettings, embedder: Embedder | None = None) -> FastAP
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Load the model and the index once, before the first request.
         holder = SearcherHolder(settings.index_dir, settings.model, settings.query_threads, embedder=embedder,
-                                backend=open_backend(settings.index_dir, settings.backend))
+                                backend=open_backend(settings.index_dir, settings.backend),
+                                onnx_queries=settings.query_runtime == "onnx")
         app.state.holder = holder
         try:
             holder.get()

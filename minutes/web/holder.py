@@ -22,9 +22,9 @@ log = logging.getLogger("minutes")
 class SearcherHolder:
     def __init__(self, index_dir: Path, model: str, threads: int | None = None,
                  tuning: Tuning | None = None, embedder: Embedder | None = None,
-                 backend: Backend | None = None) -> None:
+                 backend: Backend | None = None, onnx_queries: bool = False) -> None:
         self.backend = backend or open_backend(Path(index_dir))
-        self.model, self.threads, self.tuning = model, threads, tuning
+        self.model, self.threads, self.tuning, self.onnx_queries = model, threads, tuning, onnx_queries
         self._embedder = embedder
         self._searcher: Searcher | None = None
         self._build: str | None = None
@@ -34,7 +34,7 @@ class SearcherHolder:
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            self._embedder = load_embedder(self.model, threads=self.threads)
+            self._embedder = load_embedder(self.model, threads=self.threads, onnx_queries=self.onnx_queries)
         return self._embedder
 
     def get(self) -> Searcher:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, Protocol
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from minutes.features.browse import Sort
 from minutes.records import DocumentInfo, Filters, Hit, Passage, SearchResult
@@ -271,8 +271,10 @@ class HealthOut(BaseModel):
     passages: int
     model: str
     built_at: str
+    query_runtime: str | None = Field(None, description="What embeds the questions: `onnx` or `torch` "
+                                                        "(none for the test models).")
 
     @classmethod
-    def from_manifest(cls, manifest: BuildFacts) -> HealthOut:
+    def from_manifest(cls, manifest: BuildFacts, query_runtime: str | None = None) -> HealthOut:
         return cls(ok=True, documents=manifest.documents, passages=manifest.passages, model=manifest.model,
-                   built_at=manifest.built_at)
+                   built_at=manifest.built_at, query_runtime=query_runtime)
