@@ -71,10 +71,10 @@ class FaultyBackend:
     def __init__(self, index_dir: Path, step: str, fault: Any) -> None:
         self.real, self.step, self.fault = open_backend(index_dir), step, fault
 
-    def writer(self, dimension: int) -> Any:
+    def writer(self, dimension: int, **options: Any) -> Any:
         if self.step == "writer":
             self.fault()
-        return FaultyWriter(self.real.writer(dimension), self.step, self.fault)
+        return FaultyWriter(self.real.writer(dimension, **options), self.step, self.fault)
 
     def publish(self, build: Any) -> None:
         if self.step == "publish":
