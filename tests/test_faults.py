@@ -161,8 +161,8 @@ def test_a_write_the_disk_dropped_is_caught_before_the_swap(fresh_index_dir: Pat
     before = current_build(fresh_index_dir)
     backend = FaultyBackend(fresh_index_dir, "write_vectors", None)
 
-    def writer(dimension: int) -> Any:
-        real: Any = backend.real.writer(dimension)
+    def writer(dimension: int, **options: Any) -> Any:
+        real: Any = backend.real.writer(dimension, **options)
 
         def truncated(*args: Any) -> Any:
             facts = real.write_vectors(*args)
