@@ -30,8 +30,8 @@ from minutes.chunk import CHUNKER_VERSION
 from minutes.errors import BuildError, IndexCorrupt, IndexMismatch, IndexMissing
 from minutes.storage.base import FORMAT_VERSION, BuildHandle, Manifest
 from minutes.storage.milvus import inplace, schema
-from minutes.storage.milvus.inplace import GENERATION, WRITER
 from minutes.storage.milvus.errors import MilvusUnavailable, answering
+from minutes.storage.milvus.inplace import GENERATION, WRITER
 from minutes.storage.milvus.mixed import LocalKeywords, MixedWriter
 from minutes.storage.milvus.reader import MilvusReader, read_manifest
 from minutes.storage.milvus.writer import MilvusWriter, Target, milvus_errors

@@ -151,8 +151,8 @@ class MilvusVectorIndex:
         found: dict[int, np.ndarray] = {}
         for window in windows(wanted):
             with answering(self.collection):
-                rows = self.client.query(self.collection, filter=both(self.live, id_list(window)), output_fields=["vector"],
-                                         limit=len(window))
+                rows = self.client.query(self.collection, filter=both(self.live, id_list(window)),
+                                         output_fields=["vector"], limit=len(window))
             for row in rows:
                 found[row["id"]] = np.asarray(row["vector"], dtype=np.float32)
         missing = [i for i in wanted if i not in found]
