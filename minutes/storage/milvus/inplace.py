@@ -120,8 +120,8 @@ def apply(client: Any, collection: str, generation: int, spill: sqlite3.Connecti
     new, retire, restore, retired = _diff(spill, "docs", "key", _live(client, docs, "key", published), generation)
     for start in range(0, len(new), WINDOW // 10):  # parts are up to 64 KB each
         window = new[start:start + WINDOW // 10]
-        parts = spill.execute(f"SELECT row FROM docs WHERE key IN ({','.join('?' * len(window))})", window)
-        client.insert(docs, [json.loads(row) | stamp for (row,) in parts])
+        stored = spill.execute(f"SELECT row FROM docs WHERE key IN ({','.join('?' * len(window))})", window)
+        client.insert(docs, [json.loads(row) | stamp for (row,) in stored])
     _set_retired(client, docs, "key", retire, generation, DOC_OUTPUT)
     _set_retired(client, docs, "key", restore, schema.LIVE, DOC_OUTPUT)
     counts |= {"documents_inserted": len(new), "documents_retired": len(retire), "documents_restored": len(restore),
