@@ -5,7 +5,6 @@
     .venv/bin/python -m bench.latency search  --sizes 10k,100k,1m   # whole search, open time
     .venv/bin/python -m bench.latency server  --sizes 10k,100k,1m   # server RSS and start-up
     .venv/bin/python -m bench.latency stages  --sizes 100k,1m       # where a search spends its time
-    .venv/bin/python -m bench.latency prune   --sizes 1m            # frequent-word pruning: speed vs ranking
 
 Corpora: Cleveland City Record issues, oldest first, chunked by our chunker, plus the seed
 corpus (so the dev questions still have their answers at every size). The first 160,000
@@ -47,8 +46,6 @@ GPU_TEXTS = SCRATCH.parent / ".gpu" / "texts.jsonl.xz"
 ISSUES = {"10k": 15, "100k": 168, "1m": 1493}  # issues (oldest first) that give about 10k, 100k, 1M passages
 NOISE = 0.35  # norm of the perturbation added to a real unit vector for synthetic passages
 KINDS_TO_COMPARE = ["flat", "ivf-sq8", "ivf-pq", "hnsw"]
-# prune step: (share, postings budget) of Tuning; no pruning first, the others compared with it
-PRUNE_SETTINGS = [(0.0, 0), (0.05, 0), (0.05, 60_000), (0.05, 40_000), (0.05, 25_000), (0.02, 0), (0.01, 0)]
 MODE = ["hybrid"]  # search step: the searcher's mode (hybrid, or semantic for the vector side alone)
 QMSUM_QUESTIONS = SCRATCH.parent.parent / "shared" / "eval" / "qmsum-train.jsonl"
 
@@ -379,41 +376,6 @@ def stages(size: str) -> None:
     print(json.dumps(result), flush=True)
 
 
-def prune(size: str) -> None:
-    """What pruning words from the bm25 query (frequent ones, then beyond the postings budget) buys
-    and costs: latency, top 10 shared with no pruning, nDCG@10 of the dev questions."""
-    import faiss
-
-    from minutes.embed import load_embedder
-    from minutes.search.hybrid import Searcher
-    from minutes.storage.sqlite_faiss import open_local
-    from minutes.storage.sqlite_faiss.fts import Fts5Tuning
-
-    faiss.omp_set_num_threads(1)
-    embedder = load_embedder("minilm", threads=1)
-    mark_current(PERF / f"index-{size}")
-    index = open_local(PERF / f"index-{size}")
-    queries = query_texts()
-    rows, unpruned_tops = [], None
-    for share, budget in PRUNE_SETTINGS:
-        searcher = Searcher(index.with_keyword_tuning(Fts5Tuning(prune_share=share, keyword_postings=budget)),
-                            embedder)
-        for q in queries:
-            searcher.search(q, 10)  # warm-up round: fills the word counts' cache, as a running server has
-        samples, first_hits = time_full_searches(searcher, queries, rounds=2)
-        tops = [{h.passage.passage_id for h in hits} for hits in first_hits]
-        unpruned_tops = unpruned_tops or tops
-        shared = [len(a & b) / len(b) for a, b in zip(tops, unpruned_tops, strict=True) if b]
-        stats = percentiles(samples)
-        rows.append({"prune_share": share, "keyword_postings": budget,
-                     **{key: round(stats[key], 1) for key in ("p50", "p95", "p99")},
-                     "top10_shared_with_unpruned": round(float(np.mean(shared)), 3),
-                     "ndcg@10_dev": dev_ndcg(searcher)})
-        print(json.dumps(rows[-1]), flush=True)
-    result = {"size": size, "queries": len(queries), "rows": rows, "machine": machine()}
-    (PERF / f"prune-{size}.json").write_text(json.dumps(result, indent=2))
-
-
 def seed_index() -> Path:
     """The seed corpus alone (111 passages): the 'empty index' baseline for RAM per passage."""
     from minutes.build import build_index
@@ -465,7 +427,7 @@ def server(size: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("step", choices=["prepare", "kinds", "search", "server", "stages", "prune"])
+    parser.add_argument("step", choices=["prepare", "kinds", "search", "server", "stages"])
     parser.add_argument("--sizes", default="10k,100k,1m")
     parser.add_argument("--mode", default="hybrid", choices=["hybrid", "semantic"], help="search step")
     parser.add_argument("--kinds", default="flat,ivf-sq8,ivf-pq,hnsw", help="kinds to compare (kinds step)")
@@ -473,8 +435,7 @@ def main() -> None:
     KINDS_TO_COMPARE[:] = args.kinds.split(",")
     MODE[0] = args.mode
     for size in args.sizes.split(","):
-        steps = {"prepare": prepare, "kinds": kinds, "search": search, "server": server, "stages": stages,
-                 "prune": prune}
+        steps = {"prepare": prepare, "kinds": kinds, "search": search, "server": server, "stages": stages}
         steps[args.step](size)
 
 

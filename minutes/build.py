@@ -43,6 +43,7 @@ class BuildReport:
     problems: list[Problem] = field(default_factory=list)
     build_id: str | None = None
     build_dir: Path | None = None  # the local backend's build folder
+    written: dict[str, int] = field(default_factory=dict)  # rows the backend wrote, by kind (Milvus)
 
 
 def info_of(document: Document) -> DocumentInfo:
@@ -110,8 +111,12 @@ def _clear_build_errors(func: Callable[P, BuildReport]) -> Callable[P, BuildRepo
 @_clear_build_errors
 def build_index(paths: list[Path], index_dir: Path, embedder: Embedder, *,
                 batch_size: int = 64, after_embedding: Callable[[], None] | None = None,
-                ingest: IngestOptions | None = None, backend: Backend | None = None) -> BuildReport:
+                ingest: IngestOptions | None = None, backend: Backend | None = None,
+                incremental: bool = True) -> BuildReport:
     """Build a new index of `paths` and publish it; returns what happened.
+
+    `incremental`: a backend that can (Milvus) writes only the rows that changed since the
+    serving build, when that one has the same model, dimension and chunker; else a whole build.
 
     `index_dir` holds the caches: text extracted from PDF, Word and HTML files by file hash
     (`extracted.sqlite`, see minutes.ingest) and vectors by text hash (`cache.sqlite`), and
@@ -132,7 +137,7 @@ def build_index(paths: list[Path], index_dir: Path, embedder: Embedder, *,
     if ingest.cache_path is None:
         ingest.cache_path = index_dir / "extracted.sqlite"
     with _writing(index_dir):
-        writer = backend.writer(embedder.dimension)
+        writer = backend.writer(embedder.dimension, model=embedder.name, incremental=incremental)
     try:
         hashes = _write_documents(paths, ingest, writer, report, index_dir)
         with closing(VectorCache(index_dir / "cache.sqlite", embedder.name, embedder.dimension)) as cache:
@@ -143,6 +148,7 @@ def build_index(paths: list[Path], index_dir: Path, embedder: Embedder, *,
                 after_embedding()
             with _writing(index_dir):
                 facts = writer.write_vectors(len(hashes), cache.reader(hashes))
+                report.written = dict(facts.get("written", {}))
                 report.seconds = round(time.perf_counter() - started, 2)
                 handle = writer.finish(_manifest(embedder, report, paths, facts))
     except BaseException:  # failed or interrupted: no half-written build is left behind
@@ -191,7 +197,8 @@ def _manifest(embedder: Embedder, report: BuildReport, paths: list[Path], backen
 def build_from_settings(settings: Settings, paths: list[Path], *, rebuild: bool = False,
                         ingest: IngestOptions | None = None) -> BuildReport:
     """The build use case behind `minutes index`, `serve` and `import`: the model and device
-    the settings name; `rebuild` forgets every cached vector and extracted text first."""
+    the settings name; `rebuild` forgets every cached vector and extracted text first, and
+    writes a whole new build (never in place)."""
     if settings.model != "hashing":  # the test model needs no torch (whose import takes seconds)
         import torch
 
@@ -205,14 +212,14 @@ def build_from_settings(settings: Settings, paths: list[Path], *, rebuild: bool 
     if settings.ray is None:
         embedder = load_embedder(settings.model, device=settings.device)
         return build_index(paths, settings.index_dir, embedder, batch_size=settings.batch_size, ingest=ingest,
-                           backend=backend)
+                           backend=backend, incremental=not rebuild)
     from minutes.embed_ray import RayEmbedder
 
     on_ray = RayEmbedder(settings.model, None if settings.ray == "local" else settings.ray, device=settings.device,
                          batch_size=settings.batch_size)
     try:
         return build_index(paths, settings.index_dir, on_ray, batch_size=settings.batch_size, ingest=ingest,
-                           backend=backend)
+                           backend=backend, incremental=not rebuild)
     finally:
         on_ray.close()
 

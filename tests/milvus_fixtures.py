@@ -41,9 +41,9 @@ def milvus_lite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 def write_build(backend: Any, documents: Iterable[Document], embedder: Embedder,
-                hook: Callable[[Any], None] | None = None) -> BuildHandle:
+                hook: Callable[[Any], None] | None = None, incremental: bool = True) -> BuildHandle:
     """One build through the IndexWriter protocol (as minutes.build drives it), not published."""
-    writer = backend.writer(embedder.dimension)
+    writer = backend.writer(embedder.dimension, model=embedder.name, incremental=incremental)
     try:
         for document in documents:
             writer.add(document, chunk_document(document))

@@ -71,10 +71,10 @@ class FaultyBackend:
     def __init__(self, index_dir: Path, step: str, fault: Any) -> None:
         self.real, self.step, self.fault = open_backend(index_dir), step, fault
 
-    def writer(self, dimension: int) -> Any:
+    def writer(self, dimension: int, **options: Any) -> Any:
         if self.step == "writer":
             self.fault()
-        return FaultyWriter(self.real.writer(dimension), self.step, self.fault)
+        return FaultyWriter(self.real.writer(dimension, **options), self.step, self.fault)
 
     def publish(self, build: Any) -> None:
         if self.step == "publish":
@@ -161,8 +161,8 @@ def test_a_write_the_disk_dropped_is_caught_before_the_swap(fresh_index_dir: Pat
     before = current_build(fresh_index_dir)
     backend = FaultyBackend(fresh_index_dir, "write_vectors", None)
 
-    def writer(dimension: int) -> Any:
-        real: Any = backend.real.writer(dimension)
+    def writer(dimension: int, **options: Any) -> Any:
+        real: Any = backend.real.writer(dimension, **options)
 
         def truncated(*args: Any) -> Any:
             facts = real.write_vectors(*args)

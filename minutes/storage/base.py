@@ -10,7 +10,11 @@ txtai composes `ann` + `database` + `scoring`:
 
 Filters cross the seam as `records.Filters` and each part applies them inside its own
 engine, never after it (filtering afterwards returns short pages: txtai #915). Scores cross
-it as "higher is better". Passage ids are ints shared by the three parts of one build.
+it as "higher is better". Passage ids are ints shared by the three parts of one build, chosen
+by the backend: 0..n-1 in the order written (file backend), or content keys that stay the
+same from build to build for an unchanged passage (Milvus, which updates builds in place).
+A writer numbers passages by position (0..n-1, the order `add` was given them) for the
+build's own steps (`embedding_texts`, `write_vectors`); readers never see positions.
 
 A `Backend` writes builds (`IndexWriter`), publishes one atomically (a symlink swap for the
 file backend, an alias swap for Milvus) and opens the one `current()` names.
@@ -178,17 +182,19 @@ class IndexWriter(Protocol):
     def passages(self) -> int: ...
 
     def add(self, document: Document, passages: list[Passage]) -> None:
-        """Store a document and its passages; passage ids are given in order from 0."""
+        """Store a document and its passages; their positions follow on from the previous ones."""
         ...
 
     def finish_passages(self) -> None:
         """Every document is in: finish the keyword index."""
         ...
 
-    def embedding_texts(self, ids: list[int]) -> list[str]: ...
+    def embedding_texts(self, ids: list[int]) -> list[str]:
+        """The embedding text of each position."""
+        ...
 
     def write_vectors(self, count: int, rows: Callable[[np.ndarray], np.ndarray]) -> dict[str, Any]:
-        """Store `count` vectors that `rows(ids)` hands out a window at a time; backend facts."""
+        """Store `count` vectors that `rows(positions)` hands out a window at a time; backend facts."""
         ...
 
     def finish(self, manifest: Manifest) -> BuildHandle:
@@ -203,7 +209,10 @@ class IndexWriter(Protocol):
 class Backend(Protocol):
     name: str
 
-    def writer(self, dimension: int) -> IndexWriter: ...
+    def writer(self, dimension: int, *, model: str = "", incremental: bool = True) -> IndexWriter:
+        """A new build. `incremental`: the backend may write only what changed since the serving
+        build, when that one was made alike (`model`, dimension, chunker); False: a whole new build."""
+        ...
 
     def publish(self, build: BuildHandle) -> None:
         """Make `build` the one that serves, atomically; older builds are pruned."""

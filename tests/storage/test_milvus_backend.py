@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
@@ -23,7 +23,7 @@ from minutes.records import DateSpan, Document, Filters, Passage
 from minutes.storage.milvus.backend import MilvusBackend
 from minutes.storage.milvus.keyword import holds_phrase, words_of
 from minutes.storage.milvus.schema import info_of
-from minutes.storage.milvus.writer import MilvusWriter
+from minutes.storage.milvus.writer import MilvusWriter, Target
 from minutes.text.query import parse_query
 from tests.conftest import CORPUS
 from tests.milvus_fixtures import load_corpus, write_build
@@ -55,6 +55,10 @@ class Built:
     documents: list[Document]
     passages: list[tuple[Passage, Document]]
     vectors: np.ndarray
+    ids: np.ndarray  # the Milvus id (content key) of each passage, in the order written
+
+    def keys(self, positions: Iterable[int]) -> set[int]:
+        return {int(self.ids[i]) for i in positions}
 
     def allowed(self, filters: Filters) -> np.ndarray:
         """The ids `filters` let through, worked out from the documents (the local index's rules)."""
@@ -84,22 +88,26 @@ def built(request: pytest.FixtureRequest, milvus_lite_url: str) -> Iterator[Buil
     embedder = HashingEmbedder()
     passages = [(p, d) for d in documents for p in chunk_document(d)]
     vectors = embedder.encode([embedding_text(p, info_of(d)) for p, d in passages])
-    handle = write_build(backend, documents, embedder)
+    handle = write_build(backend, documents, embedder, incremental=False)
     backend.publish(handle)
-    yield Built(request.param, backend, backend.open(), documents, passages, vectors)
+    reader = backend.open()
+    found = [reader.passages.passage(p.document_id, p.ordinal) for p, _ in passages]
+    ids = np.array([s.id if s else -1 for s in found], dtype=np.int64)
+    yield Built(request.param, backend, reader, documents, passages, vectors, ids)
 
 
 def test_the_published_build_is_current_and_reads_back_whole(built: Built) -> None:
     reader = built.reader
     assert built.backend.current() == reader.build_id
     assert reader.manifest.passages == len(built.passages) == reader.vectors.count()
-    stored = reader.passages.passages(range(len(built.passages)))
-    assert len(stored) == len(built.passages)
+    stored = reader.passages.passages(built.ids.tolist())
+    assert len(stored) == len(built.passages) == len(set(built.ids.tolist())) and min(built.ids) >= 0
     for i, (passage, document) in enumerate(built.passages):
-        assert stored[i].passage == passage
-        assert stored[i].document == info_of(document)
-        assert stored[i].procedural == document.procedural
-    np.testing.assert_allclose(reader.vectors.vectors([5, 0, 3]), built.vectors[[5, 0, 3]], atol=1e-6)
+        assert stored[built.ids[i]].passage == passage
+        assert stored[built.ids[i]].document == info_of(document)
+        assert stored[built.ids[i]].procedural == document.procedural
+    np.testing.assert_allclose(reader.vectors.vectors(built.ids[[5, 0, 3]].tolist()), built.vectors[[5, 0, 3]],
+                               atol=1e-6)
 
 
 def test_documents_come_back_with_their_full_text_and_fields(built: Built) -> None:
@@ -117,11 +125,12 @@ def test_documents_come_back_with_their_full_text_and_fields(built: Built) -> No
 
 
 def test_places_and_passages_by_place(built: Built) -> None:
-    places = built.reader.passages.places([0, 7, 99999])
-    assert places == {i: (built.passages[i][0].document_id, built.passages[i][0].ordinal) for i in (0, 7)}
+    places = built.reader.passages.places([int(built.ids[0]), int(built.ids[7]), 99999])
+    assert places == {int(built.ids[i]): (built.passages[i][0].document_id, built.passages[i][0].ordinal)
+                      for i in (0, 7)}
     passage, _ = built.passages[7]
     found = built.reader.passages.passage(passage.document_id, passage.ordinal)
-    assert found is not None and found.id == 7 and found.passage == passage
+    assert found is not None and found.id == built.ids[7] and found.passage == passage
     assert built.reader.passages.passage(passage.document_id, 10_000) is None
 
 
@@ -158,16 +167,16 @@ def test_filtered_search_is_exact_inside_the_engine(built: Built, filters: Filte
         scores, ids = built.reader.vectors.search(vector, 10, filters)
         expected = built.exact(vector, 10, allowed)
         assert len(ids) == min(10, len(allowed))  # filters keep k hits when there are k
-        assert set(ids.tolist()) <= set(allowed.tolist())
+        assert set(ids.tolist()) <= built.keys(allowed)
         np.testing.assert_allclose(scores, built.vectors[expected] @ vector, atol=1e-5)  # same ranking, ties aside
         assert list(scores) == sorted(scores, reverse=True)
 
 
 def test_restrict_narrows_the_search_to_given_ids(built: Built) -> None:
     vector = HashingEmbedder().encode(["parking"])[0]
-    restrict = np.array([3, 9, 27, 40], dtype=np.int64)
+    restrict = built.ids[[3, 9, 27, 40]]
     _, ids = built.reader.vectors.search(vector, 10, Filters(include_procedural=True), restrict=restrict)
-    assert sorted(ids.tolist()) == restrict.tolist()
+    assert sorted(ids.tolist()) == sorted(restrict.tolist())
     _, none = built.reader.vectors.search(vector, 10, Filters(), restrict=np.zeros(0, dtype=np.int64))
     assert len(none) == 0
 
@@ -183,26 +192,27 @@ def test_keyword_search_on_bm25_servers_checks_phrases_and_exclusions_exactly(bu
     columns = [(words_of(p.heading), words_of(p.text)) for p, _ in built.passages]  # stems, as FTS5 and the field
 
     def say(phrase: str) -> set[int]:
-        return {i for i, c in enumerate(columns) if holds_phrase(c[0], phrase) or holds_phrase(c[1], phrase)}
+        return built.keys(i for i, c in enumerate(columns) if holds_phrase(c[0], phrase) or holds_phrase(c[1], phrase))
 
     phrase = parse_query('"social care"')
     holding = say("social care")
     assert holding and keyword.select(phrase, Filters(include_procedural=True)) == holding
     ranked = keyword.search(phrase, Filters(), 50).ranked
-    assert {i for i, _ in ranked} == holding - {i for i, (_, d) in enumerate(built.passages) if d.procedural}
+    assert {i for i, _ in ranked} == holding - built.keys(i for i, (_, d) in enumerate(built.passages) if d.procedural)
     assert [s for _, s in ranked] == sorted((s for _, s in ranked), reverse=True) and ranked[0][1] > 0
 
     excluding = parse_query('parking -"town centre"')
     hits = keyword.search(excluding, Filters(include_procedural=True), 50).ranked
     assert hits and not {i for i, _ in hits} & say("town centre")
     assert say("town centre") and keyword.excluded(excluding) == say("town centre")
-    assert keyword.excluded(parse_query("-parking")) == {i for i, c in enumerate(columns) if "park" in c[0] + c[1]}
+    assert keyword.excluded(parse_query("-parking")) == built.keys(i for i, c in enumerate(columns)
+                                                                   if "park" in c[0] + c[1])
     assert say("foster carers") == say("foster carer")  # stems: as the local index's porter
 
     plain = keyword.search(parse_query("parking policy"), Filters(council=HOSTILE_COUNCIL), 10,
-                           score_also=[0, 1])
-    hostile = {i for i, (_, d) in enumerate(built.passages) if d.council == HOSTILE_COUNCIL}
-    assert {i for i, _ in plain.ranked} == hostile and set(plain.also) <= {0, 1}
+                           score_also=built.ids[[0, 1]].tolist())
+    hostile = built.keys(i for i, (_, d) in enumerate(built.passages) if d.council == HOSTILE_COUNCIL)
+    assert {i for i, _ in plain.ranked} == hostile and set(plain.also) <= built.keys([0, 1])
     assert keyword.holds_all_words(["parking", "policy"], sorted(hostile))
     assert not keyword.holds_all_words(["parking", "apologies"], sorted(hostile))
 
@@ -211,10 +221,11 @@ def test_a_killed_build_leaves_the_old_one_serving(built: Built) -> None:
     backend = MilvusBackend(built.backend.url, client=built.backend.client)
     serving = backend.current()
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    build_id = "20000101T000000000000Z"
-    # what a build process killed after writing some passages leaves behind: an unpublished collection
-    writer = MilvusWriter(backend.client, backend.collection_of(build_id), build_id, HashingEmbedder().dimension,
-                          backend.bm25, owner=f"{socket.gethostname()}:{dead.stdout.strip()}:{int(time.time())}")
+    stamp = "20000101T000000000000Z"
+    # what a full build process killed after writing some passages leaves behind: an unpublished collection
+    writer = MilvusWriter(backend.client, Target(backend.collection_of(stamp)), f"{stamp}-1",
+                          HashingEmbedder().dimension, backend.bm25,
+                          owner=f"{socket.gethostname()}:{dead.stdout.strip()}:{int(time.time())}")
     writer.add(built.documents[0], chunk_document(built.documents[0]))
     writer.finish_passages()
     assert backend.current() == serving and writer.collection in backend.builds()
@@ -239,7 +250,7 @@ def test_publishing_moves_the_alias_and_keeps_two_builds(built: Built) -> None:
     small = [replace(d, document_id=f"{d.document_id}-{n}") for n, d in enumerate(_extra_documents())]
     handles = []
     for n in range(3):
-        handle = write_build(backend, small[:n + 1], HashingEmbedder())
+        handle = write_build(backend, small[:n + 1], HashingEmbedder(), incremental=False)
         backend.publish(handle)
         handles.append(handle)
         assert backend.current() == handle.build_id

@@ -1,11 +1,15 @@
-"""The Milvus backend: builds are collections, the serving one is named by an alias.
+"""The Milvus backend: builds are generations of collections, the serving one named by an alias.
 
 `--backend milvus://HOST:PORT[/PREFIX]` (a Milvus server or cluster) or
 `--backend milvus-lite:PATH` (Milvus Lite, a local file: tests and trials). PREFIX
-(default `minutes`) is the alias; build B lives in collections `PREFIX_B` and `PREFIX_B_docs`.
-Publishing moves the alias in one call (`alter_alias`), so readers see the old build or the
-new one, never a mixture; a killed build leaves the alias where it was. The serving build
-and the one before it are kept; unfinished builds of dead local processes are dropped.
+(default `minutes`) is the alias. A full build S writes new collections `PREFIX_S` and
+`PREFIX_S_docs` (generation 1) and publishing moves the alias in one call (`alter_alias`).
+An incremental build (the default when the serving build has the same model, dimension,
+chunker and keyword engine) writes generation g+1 into the serving collections in place
+(minutes.storage.milvus.inplace), and publishing sets the collection's GENERATION property
+in one call. Either way readers see the old build or the new one, never a mixture; a
+killed build leaves the old one serving. Build ids are `S-g`. The serving build and the one
+before it are kept; unfinished builds of dead local processes are dropped.
 """
 
 from __future__ import annotations
@@ -22,13 +26,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from minutes.errors import IndexCorrupt, IndexMissing
-from minutes.storage.base import BuildHandle, Manifest
-from minutes.storage.milvus import schema
+from minutes.chunk import CHUNKER_VERSION
+from minutes.errors import BuildError, IndexCorrupt, IndexMismatch, IndexMissing
+from minutes.storage.base import FORMAT_VERSION, BuildHandle, Manifest
+from minutes.storage.milvus import inplace, schema
 from minutes.storage.milvus.errors import MilvusUnavailable, answering
+from minutes.storage.milvus.inplace import GENERATION, WRITER
 from minutes.storage.milvus.mixed import LocalKeywords, MixedWriter
 from minutes.storage.milvus.reader import MilvusReader, read_manifest
-from minutes.storage.milvus.writer import MilvusWriter, milvus_errors
+from minutes.storage.milvus.writer import MilvusWriter, Target, milvus_errors
 
 KEEP_BUILDS = 2
 ABANDONED_AFTER = 24 * 3600  # an unfinished build from another machine is dropped after a day
@@ -40,7 +46,7 @@ class _Expected(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        return "describe_alias" not in message and "mvccTs" not in message
+        return not any(word in message for word in ("describe_alias", "describe_collection", "mvccTs"))
 
 
 for _name in ("pymilvus.decorators", "pymilvus.client.iterator.query_iterator"):
@@ -129,14 +135,26 @@ class MilvusBackend:
     def collection_of(self, build_id: str) -> str:
         return f"{self.location.prefix}_{build_id.lower()}"
 
-    def _build_of(self, collection: str) -> str:
-        return collection[len(self.location.prefix) + 1:].upper()
+    def _build_of(self, collection: str, generation: int) -> str:
+        return f"{collection[len(self.location.prefix) + 1:].upper()}-{generation}"
 
-    def writer(self, dimension: int) -> MilvusWriter | MixedWriter:
-        build_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    @staticmethod
+    def _generation_of(build_id: str) -> tuple[str, int]:
+        stamp, _, generation = build_id.partition("-")
+        return stamp, int(generation) if generation.isdigit() else 0
+
+    def writer(self, dimension: int, *, model: str = "", incremental: bool = True) -> MilvusWriter | MixedWriter:
         owner = f"{socket.gethostname()}:{os.getpid()}:{int(time.time())}"
-        writer = MilvusWriter(self.client, self.collection_of(build_id), build_id, dimension, self.bm25, owner,
-                              self.index_dir, self.location.index)
+        previous = self._reusable(dimension, model) if incremental else None
+        if previous is None:
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+            target = Target(self.collection_of(stamp))
+        else:
+            collection, generation, manifest = previous
+            target = Target(collection, generation + 1, manifest)
+            self._claim(collection, owner)
+        writer = MilvusWriter(self.client, target, self._build_of(target.collection, target.generation), dimension,
+                              self.bm25, owner, self.index_dir, self.location.index)
         if self.local is None:
             return writer
         try:
@@ -145,62 +163,110 @@ class MilvusBackend:
             writer.abort()
             raise
 
-    def _manifest(self, collection: str) -> Manifest:
-        manifest = read_manifest(self.client, collection + "_docs")
+    def _reusable(self, dimension: int, model: str) -> tuple[str, int, Manifest] | None:
+        """The serving collection, its generation and manifest, when the next build may write it in place."""
+        serving = self._serving()
+        if serving is None or serving[1] < 1:
+            return None
+        collection, generation = serving
+        manifest = read_manifest(self.client, collection + "_docs", generation)
+        facts = manifest.backend if manifest else {}
+        wanted_index = self.location.index == "auto" or str(facts.get("vector_index", "")).startswith(
+            self.location.index)
+        if (manifest is None or manifest.model != model or manifest.dimension != dimension
+                or manifest.chunker_version != CHUNKER_VERSION or manifest.format != FORMAT_VERSION
+                or bool(facts.get("bm25")) != self.bm25 or (facts.get("keyword") == "local") != (self.local is not None)
+                or not wanted_index):
+            return None
+        return collection, generation, manifest
+
+    def _claim(self, collection: str, owner: str) -> None:
+        """One incremental build a collection at a time: a second one, while the first one's process lives, fails."""
+        properties = self.client.describe_collection(collection).get("properties") or {}
+        writing = properties.get(WRITER, "")
+        if writing and not _gone(writing):
+            raise BuildError(f"another build ({writing}) is writing {collection}; the previous index is still serving")
+        with milvus_errors("claim the serving collection"):
+            self.client.alter_collection_properties(collection, properties={WRITER: owner})
+
+    def _manifest(self, collection: str, generation: int) -> Manifest:
+        manifest = read_manifest(self.client, collection + "_docs", generation)
         if manifest is None:
-            raise IndexCorrupt(f"the Milvus collection {collection} has no manifest (an unfinished build)")
+            raise IndexCorrupt(f"the Milvus collection {collection} has no manifest of generation {generation} "
+                               "(an unfinished build)")
         return manifest
 
     def publish(self, build: BuildHandle) -> None:
-        if self.local is not None:  # its keyword half first: the alias decides which pair serves
-            self.local.publish(self._manifest(build.location))
+        _, generation = self._generation_of(build.build_id)
+        if self.local is not None:  # its keyword half first: the collection and generation decide which pair serves
+            self.local.publish(self._manifest(build.location, generation))
         with milvus_errors("publish the build"):
-            if self._aliased() is None:
+            self.client.alter_collection_properties(build.location, properties={GENERATION: str(generation),
+                                                                                WRITER: ""})
+            serving = self._serving()
+            if serving is None:
                 self.client.create_alias(build.location, self.alias)
-            else:
+            elif serving[0] != build.location:
                 self.client.alter_alias(build.location, self.alias)
         self.prune()
 
     def discard(self, build: BuildHandle) -> None:
-        if build.location == self._aliased():
-            raise ValueError(f"{build.location} is serving; publish another build before discarding it")
+        _, generation = self._generation_of(build.build_id)
+        serving = self._serving()
+        if serving is not None and build.location == serving[0]:
+            if generation <= serving[1]:
+                raise ValueError(f"{build.build_id} is serving; publish another build before discarding it")
+            with milvus_errors("discard the build"):  # an unpublished generation of the serving collection
+                if self.local is not None:
+                    self.local.discard(self._manifest(build.location, generation))
+                inplace.rollback(self.client, build.location, generation)
+            return
         if self.local is not None and self.client.has_collection(build.location + "_docs"):
-            self.local.discard(self._manifest(build.location))
+            self.local.discard(self._manifest(build.location, generation))
         for name in (build.location, build.location + "_docs"):
             self.client.drop_collection(name)
 
-    def _aliased(self) -> str | None:
+    def _serving(self) -> tuple[str, int] | None:
+        """The aliased collection and its published generation (0: a build made before generations)."""
         from pymilvus.exceptions import MilvusException
 
         try:
-            return str(self.client.describe_alias(self.alias)["collection_name"])
+            described = self.client.describe_collection(self.alias)
         except MilvusException:
             return None
+        generation = (described.get("properties") or {}).get(GENERATION, "0")
+        return str(described["collection_name"]), int(generation) if str(generation).isdigit() else 0
 
     def current(self) -> str | None:
         with answering(self.location.uri):
-            collection = self._aliased()
-        return self._build_of(collection) if collection else None
+            serving = self._serving()
+        return self._build_of(*serving) if serving else None
 
     def open(self, build_id: str | None = None) -> MilvusReader:
         build_id = build_id or self.current()
         if build_id is None:
             raise IndexMissing(f"no published build in Milvus at {self.location.uri} (alias {self.alias!r}); "
                                f"build one with: minutes index --backend {self.url}")
-        collection = self.collection_of(build_id)
+        stamp, generation = self._generation_of(build_id)
+        collection = self.collection_of(stamp)
         if not self.client.has_collection(collection):
             raise IndexMissing(f"the build {build_id} is not in Milvus at {self.location.uri}")
+        if generation < 1:
+            raise IndexMismatch(f"the Milvus build {collection} was made by an older Minutes (no build generations); "
+                                "rebuild with: minutes index --rebuild")
         with milvus_errors("load the build"):
             for name in (collection + "_docs", collection):
                 self.client.load_collection(name)
+        if read_manifest(self.client, collection + "_docs", generation) is None:
+            raise IndexMissing(f"the build {build_id} is no longer in Milvus at {self.location.uri} (pruned)")
         if self.local is None:
-            return MilvusReader(self.client, collection, build_id)
-        local = self.local.open(self._manifest(collection))
-        return MilvusReader(self.client, collection, build_id, keyword=local.keyword, keeps=local)
+            return MilvusReader(self.client, collection, build_id, generation)
+        local, keyword = self.local.open(self._manifest(collection, generation))
+        return MilvusReader(self.client, collection, build_id, generation, keyword=keyword, keeps=local)
 
     def previous_sources(self) -> list[str]:
-        collection = self._aliased()
-        manifest = read_manifest(self.client, collection + "_docs") if collection else None
+        serving = self._serving()
+        manifest = read_manifest(self.client, serving[0] + "_docs", serving[1]) if serving else None
         return list(manifest.sources) if manifest else []
 
     def builds(self) -> list[str]:
@@ -209,40 +275,51 @@ class MilvusBackend:
         return sorted((c for c in self.client.list_collections() if pattern.match(c)), reverse=True)
 
     def prune(self) -> None:
-        """Keep the serving build and the one before it; drop unfinished builds nobody is writing."""
-        serving = self._aliased()
+        """Keep the serving build and the one before it (its previous generation, or the collection
+        it replaced while it is at generation 1); drop unfinished builds nobody is writing."""
+        serving = self._serving()
         finished: list[str] = []
         for collection in self.builds():
             docs = collection + "_docs"
             if self.client.has_collection(docs) and self._finished(docs):
                 finished.append(collection)
-            elif collection != serving and self._abandoned(collection):
+            elif (serving is None or collection != serving[0]) and self._abandoned(collection):
                 for name in (collection, docs):
                     self.client.drop_collection(name)
-        for old in finished[KEEP_BUILDS:]:
-            if old != serving:
-                for name in (old, old + "_docs"):
-                    self.client.drop_collection(name)
+        if serving is None:
+            drop = finished[KEEP_BUILDS:]
+        else:  # from generation 2 on, the build before the serving one is in the same collection
+            drop = [c for c in finished if c != serving[0]][KEEP_BUILDS - 1 if serving[1] <= 1 else 0:]
+        for old in drop:
+            for name in (old, old + "_docs"):
+                self.client.drop_collection(name)
 
     def _finished(self, docs: str) -> bool:
         try:
             self.client.load_collection(docs)
-            return read_manifest(self.client, docs) is not None
+            return bool(self.client.query(docs, filter="key < 0", output_fields=["key"], limit=1,
+                                          consistency_level="Strong"))
         except Exception:  # noqa: BLE001 - a collection that cannot be read is not a finished build
             return False
 
     def _abandoned(self, collection: str) -> bool:
         description = str(self.client.describe_collection(collection).get("description", ""))
-        match = re.match(r"building (.+):(\d+):(\d+)$", description)
-        if match is None:
-            return True
-        host, pid, started = match.group(1), int(match.group(2)), int(match.group(3))
-        if host != socket.gethostname():
-            return time.time() - started > ABANDONED_AFTER
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            return False
-        return False  # its process is alive: still building
+        match = re.match(r"building (.+)$", description)
+        return match is None or _gone(match.group(1))
+
+
+def _gone(owner: str) -> bool:
+    """Whether the build process `owner` (host:pid:start time) is gone: dead here, or a day old elsewhere."""
+    match = re.match(r"(.+):(\d+):(\d+)$", owner)
+    if match is None:
+        return True
+    host, pid, started = match.group(1), int(match.group(2)), int(match.group(3))
+    if host != socket.gethostname():
+        return time.time() - started > ABANDONED_AFTER
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False  # its process is alive: still building

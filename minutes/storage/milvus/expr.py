@@ -38,9 +38,14 @@ def fold(value: str | None) -> str:
     return (value or "").lower()
 
 
-def id_list(ids: Iterable[int]) -> str:
-    """`id in [...]` for passage ids (ints only, so nothing to escape)."""
-    return "id in [" + ",".join(str(int(i)) for i in ids) + "]"
+def id_list(ids: Iterable[int], field: str = "id") -> str:
+    """`id in [...]` for passage ids, or another int field's (ints only, so nothing to escape)."""
+    return f"{field} in [" + ",".join(str(int(i)) for i in ids) + "]"
+
+
+def visible(generation: int) -> str:
+    """The rows generation `generation` holds: added by then, not yet retired (MVCC, schema.py)."""
+    return f"added_in <= {int(generation)} and retired_in > {int(generation)}"
 
 
 def filter_expression(filters: Filters) -> str:

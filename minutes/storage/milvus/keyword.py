@@ -22,7 +22,7 @@ from minutes.records import Filters
 from minutes.storage.base import KeywordHits, KeywordIndex, Manifest
 from minutes.storage.milvus import schema
 from minutes.storage.milvus.errors import answering
-from minutes.storage.milvus.expr import both, filter_expression, id_list, quote
+from minutes.storage.milvus.expr import both, filter_expression, id_list, quote, visible
 from minutes.text.query import KeywordQuery
 from minutes.text.stem import stems, words
 
@@ -66,12 +66,13 @@ def _group_expression(group: Sequence[str]) -> str:
 
 
 class MilvusKeywordIndex:
-    def __init__(self, client: Any, collection: str) -> None:
+    def __init__(self, client: Any, collection: str, generation: int) -> None:
         self.client, self.collection = client, collection
+        self.live = visible(generation)  # the reader's generation: in every expression
 
     # --- what the engine selects, and what must still be checked on the text ---
     def _selection(self, query: KeywordQuery, filters: Filters | None) -> str:
-        parts = [filter_expression(filters) if filters is not None else ""]
+        parts = [self.live, filter_expression(filters) if filters is not None else ""]
         parts += [_group_expression(group) for group in query.required]
         parts += [f"not ({_any([word])})" for word in query.excluded if " " not in word]
         return both(*parts)
@@ -140,9 +141,9 @@ class MilvusKeywordIndex:
         single = [e for e in query.excluded if " " not in e]
         found: set[int] = set()
         if single:  # the engine's analyzer decides, as it does in `search`
-            found.update(int(row["id"]) for row in self._scan(_any(single), ["id"]))
+            found.update(int(row["id"]) for row in self._scan(both(self.live, _any(single)), ["id"]))
         for phrase in (e for e in query.excluded if " " in e):
-            found.update(int(row["id"]) for row in self._scan(_matches(phrase.split()), ["keywords"])
+            found.update(int(row["id"]) for row in self._scan(both(self.live, _matches(phrase.split())), ["keywords"])
                          if not self._passes(KeywordQuery((), (), (phrase,)), row["keywords"]))
         return found
 
@@ -151,7 +152,7 @@ class MilvusKeywordIndex:
             return False
         for window in [list(among)[i:i + WINDOW] for i in range(0, len(among), WINDOW)]:
             with answering(self.collection):
-                if self.client.query(self.collection, filter=both(id_list(window), _matches(words)),
+                if self.client.query(self.collection, filter=both(self.live, id_list(window), _matches(words)),
                                      output_fields=["id"], limit=1):
                     return True
         return False
@@ -177,7 +178,7 @@ class KeywordUnavailable:
         raise QueryError(self.message)
 
 
-def keyword_index(client: Any, collection: str, manifest: Manifest) -> KeywordIndex:
+def keyword_index(client: Any, collection: str, manifest: Manifest, generation: int) -> KeywordIndex:
     if manifest.backend.get("bm25"):
-        return MilvusKeywordIndex(client, collection)
+        return MilvusKeywordIndex(client, collection, generation)
     return KeywordUnavailable(collection)

@@ -1,7 +1,9 @@
 """A published Milvus build, read-only: the PassageStore, VectorIndex and IndexReader parts.
 
-Every filter runs inside Milvus as a boolean expression (minutes.storage.milvus.expr);
-id lists are sent in windows below Milvus' query cap (offset + limit <= 16,384 rows).
+Every filter runs inside Milvus as a boolean expression (minutes.storage.milvus.expr), and
+every expression starts with the reader's generation (`expr.visible`): a reader sees the
+build it opened, whole, while later builds change the same collection in place, until it
+is opened again. Id lists are sent in windows below Milvus' query cap (offset + limit <= 16,384 rows).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from minutes.records import DateSpan, DocumentInfo, Filters, Passage
 from minutes.storage.base import FORMAT_VERSION, FacetField, KeywordIndex, Manifest, StoredDocument, StoredPassage
 from minutes.storage.milvus import schema
 from minutes.storage.milvus.errors import answering
-from minutes.storage.milvus.expr import both, filter_expression, id_list, quote
+from minutes.storage.milvus.expr import both, filter_expression, id_list, quote, visible
 
 WINDOW = 16_000        # rows per query (Milvus caps offset + limit at 16,384)
 ROW_FIELDS = [f for f in schema.PASSAGE_FIELDS]
@@ -30,21 +32,23 @@ def windows(ids: Sequence[int], size: int = WINDOW) -> list[list[int]]:
     return [unique[i:i + size] for i in range(0, len(unique), size)]
 
 
-def read_manifest(client: Any, docs_collection: str) -> Manifest | None:
-    rows = client.query(docs_collection, filter=f"key == {schema.MANIFEST_KEY}", output_fields=["text"],
+def read_manifest(client: Any, docs_collection: str, generation: int) -> Manifest | None:
+    rows = client.query(docs_collection, filter=f"key == {schema.manifest_key(generation)}", output_fields=["text"],
                         consistency_level="Strong")
     return Manifest.from_json(rows[0]["text"]) if rows else None
 
 
 class MilvusPassageStore:
-    def __init__(self, client: Any, collection: str, manifest: Manifest) -> None:
+    def __init__(self, client: Any, collection: str, manifest: Manifest, generation: int) -> None:
         self.client, self.collection, self.docs_collection = client, collection, collection + "_docs"
+        self.live = visible(generation)
         self._facets: dict[str, list[str]] = manifest.backend.get("facets", {})
         self._has_procedural = bool(manifest.backend.get("procedural", True))
 
     def _query(self, expression: str, fields: list[str], limit: int = WINDOW) -> list[dict[str, Any]]:
         with answering(self.collection):
-            return list(self.client.query(self.collection, filter=expression, output_fields=fields, limit=limit))
+            return list(self.client.query(self.collection, filter=both(self.live, expression), output_fields=fields,
+                                          limit=limit))
 
     def passages(self, ids: Sequence[int]) -> dict[int, StoredPassage]:
         found: dict[int, StoredPassage] = {}
@@ -63,7 +67,8 @@ class MilvusPassageStore:
 
     def document(self, document_id: str) -> StoredDocument | None:
         with answering(self.docs_collection):
-            parts = list(self.client.query(self.docs_collection, filter=f"document_id == {quote(document_id)}",
+            parts = list(self.client.query(self.docs_collection,
+                                           filter=both(self.live, f"document_id == {quote(document_id)}"),
                                            output_fields=["part", "text", "fields"], limit=WINDOW))
         if not parts:
             return None
@@ -119,8 +124,9 @@ class MilvusPassageStore:
 
 
 class MilvusVectorIndex:
-    def __init__(self, client: Any, collection: str, manifest: Manifest) -> None:
+    def __init__(self, client: Any, collection: str, manifest: Manifest, generation: int) -> None:
         self.client, self.collection = client, collection
+        self.live = visible(generation)
         self.dimension = manifest.dimension
         self._count = manifest.passages
         self.kind = str(manifest.backend.get("vector_index", "FLAT"))
@@ -129,7 +135,7 @@ class MilvusVectorIndex:
                restrict: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         if k <= 0 or (restrict is not None and len(restrict) == 0):
             return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
-        expression = both(filter_expression(filters), id_list(restrict) if restrict is not None else "")
+        expression = both(self.live, filter_expression(filters), id_list(restrict) if restrict is not None else "")
         params = {"metric_type": "IP", "params": {"ef": max(64, k)} if self.kind.startswith("HNSW") else
                   {"nprobe": 32} if self.kind.startswith("IVF") else {}}
         with answering(self.collection):
@@ -145,8 +151,8 @@ class MilvusVectorIndex:
         found: dict[int, np.ndarray] = {}
         for window in windows(wanted):
             with answering(self.collection):
-                rows = self.client.query(self.collection, filter=id_list(window), output_fields=["vector"],
-                                         limit=len(window))
+                rows = self.client.query(self.collection, filter=both(self.live, id_list(window)),
+                                         output_fields=["vector"], limit=len(window))
             for row in rows:
                 found[row["id"]] = np.asarray(row["vector"], dtype=np.float32)
         missing = [i for i in wanted if i not in found]
@@ -159,21 +165,23 @@ class MilvusVectorIndex:
 
 
 class MilvusReader:
-    """The IndexReader of one Milvus build; `keyword` is Milvus BM25 or the part given."""
+    """The IndexReader of one Milvus build (a collection at one generation); `keyword` is Milvus
+    BM25 or the part given."""
 
-    def __init__(self, client: Any, collection: str, build_id: str, keyword: KeywordIndex | None = None,
-                 keeps: Any = None) -> None:
-        manifest = read_manifest(client, collection + "_docs")
+    def __init__(self, client: Any, collection: str, build_id: str, generation: int,
+                 keyword: KeywordIndex | None = None, keeps: Any = None) -> None:
+        manifest = read_manifest(client, collection + "_docs", generation)
         if manifest is None:
             raise IndexCorrupt(f"the Milvus collection {collection} has no manifest (an unfinished build); "
                                "rebuild with: minutes index --rebuild")
         self.client, self.collection, self.build_id, self.manifest = client, collection, build_id, manifest
-        self.passages = MilvusPassageStore(client, collection, manifest)
-        self.vectors = MilvusVectorIndex(client, collection, manifest)
+        self.generation = generation
+        self.passages = MilvusPassageStore(client, collection, manifest, generation)
+        self.vectors = MilvusVectorIndex(client, collection, manifest, generation)
         if keyword is None:
             from minutes.storage.milvus.keyword import keyword_index
 
-            keyword = keyword_index(client, collection, manifest)
+            keyword = keyword_index(client, collection, manifest, generation)
         self.keyword = keyword
         self._keeps = keeps  # the local reader whose keyword index this one uses (mixed set-up)
 

@@ -5,8 +5,14 @@ no second lookup), a scalar field for every filter, the partition key on the cou
 unit vector, and from Milvus 2.5 (and Milvus Lite 3) the BM25 sparse vector of the text.
 
 `<prefix>_<build>_docs`: each document's full text in parts of at most PART_CHARS, with its
-other stored fields on part 0; the row with key MANIFEST_KEY holds the build's manifest.
+other stored fields on part 0; the row with key `manifest_key(g)` holds generation g's manifest.
 Milvus wants a vector in every collection, so this one carries a constant 2-d placeholder.
+
+Row keys are content keys: 63 bits of the sha256 of everything the row stores except its
+vector (and its generations), so an unchanged passage keeps its key from build to build and
+an incremental build compares key sets (minutes.storage.milvus.inplace). Every row carries
+`added_in` and `retired_in`, the generations it entered and left (LIVE: not yet left);
+generation g reads the rows with `added_in <= g < retired_in` (expr.visible).
 """
 
 from __future__ import annotations
@@ -23,8 +29,9 @@ from minutes.text.stem import stems, words
 
 VARCHAR = 65_535           # Milvus' longest VARCHAR, in bytes
 PART_CHARS = 16_000        # 4 bytes a character at worst: a part always fits a VARCHAR
-PART_BITS = 20             # docs key = document number << PART_BITS | part
-MANIFEST_KEY = -1
+PART_BITS = 20             # at most 2**20 parts (16 GB of text) a document
+LIVE = 2**62               # `retired_in` of a row no generation has retired
+KEY_BITS = 63              # content keys are positive int64
 PARTITIONS = 64            # partition-key buckets (councils hash into them)
 INDEX_KINDS = ("auto", "FLAT", "HNSW", "IVF_SQ8")
 EXACT_BELOW = 200_000      # FLAT (exact) below this many passages, as the local index searches exactly
@@ -35,6 +42,7 @@ ANALYZER = {"tokenizer": "standard", "filter": ["lowercase"]}
 PASSAGE_FIELDS = ("id", "doc", "document_id", "ordinal", "char_start", "char_end", "kind", "heading", "page", "text",
                   "council", "council_key", "committee", "committee_key", "title", "item", "date_text",
                   "source_url", "see_also", "attribution", "procedural", "date_start", "date_end", "content_hash")
+GENERATION_FIELDS = ("added_in", "retired_in")
 # `keywords` (heading, then text) is what BM25 and TEXT_MATCH read: FTS5 indexes both columns too.
 KEYWORDS_SEPARATOR = "\n\n"
 DOC_FIELDS = ("key", "doc", "part", "document_id", "text", "fields")
@@ -48,6 +56,22 @@ def server_has_bm25(version: str) -> bool:
         return False
     major, minor = int(numbers.group(1)), int(numbers.group(2))
     return major >= 3 if "lite" in version and not version.startswith("v") else (major, minor) >= (2, 5)
+
+
+def content_key(row: dict[str, Any]) -> tuple[int, str]:
+    """(key, sha256 hex) of a row's stored fields: the same row gives the same key in every build."""
+    digest = hashlib.sha256(json.dumps(row, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+    return int(digest[:16], 16) & ((1 << KEY_BITS) - 1), digest
+
+
+def manifest_key(generation: int) -> int:
+    """The docs-collection key of generation `generation`'s manifest (content keys are positive)."""
+    return -int(generation)
+
+
+def document_number(document_id: str) -> int:
+    """A document's `doc` field: stable across builds (a per-build number would change every row after it)."""
+    return content_key({"document_id": document_id})[0]
 
 
 def _checked(value: str | None, what: str) -> str:
@@ -69,12 +93,12 @@ def info_of(document: Document) -> DocumentInfo:
                         document.see_also, document.attribution)
 
 
-def passage_row(passage_id: int, doc: int, document: Document, info: DocumentInfo, passage: Passage,
-                embedding_text: str) -> dict[str, Any]:
+def passage_row(document: Document, info: DocumentInfo, passage: Passage, embedding_text: str) -> dict[str, Any]:
+    """The row of a passage, keyed by its content; without the vector and generations."""
     span = document.date
     where = f"passage {passage.passage_id}"
-    return {
-        "id": passage_id, "doc": doc, "document_id": _checked(document.document_id, "a document id"),
+    row = {
+        "doc": document_number(document.document_id), "document_id": _checked(document.document_id, "a document id"),
         "ordinal": passage.ordinal, "char_start": passage.char_start, "char_end": passage.char_end,
         "kind": passage.kind, "heading": _checked(passage.heading, f"the heading of {where}"),
         "page": -1 if passage.page is None else passage.page, "text": _checked(passage.text, f"the text of {where}"),
@@ -86,10 +110,12 @@ def passage_row(passage_id: int, doc: int, document: Document, info: DocumentInf
         "attribution": _checked(info.attribution, "an attribution"), "procedural": document.procedural,
         "date_start": span.start.toordinal() if span else NO_START,
         "date_end": span.end.toordinal() if span else NO_END,
-        # what an incremental build compares: the embedded text (vector) and the stored fields
+        # the vector cache's key (sha256 of the embedded text): the row's vector is that text's
         "content_hash": hashlib.sha256(embedding_text.encode("utf-8")).hexdigest(),
         "keywords": _checked(keywords_of(passage), f"the heading and text of {where}"),
     }
+    row["id"] = content_key(row)[0]
+    return row
 
 
 def row_passage(row: dict[str, Any]) -> Passage:
@@ -105,8 +131,9 @@ def row_info(row: dict[str, Any]) -> DocumentInfo:
                         attribution=row["attribution"] or None)
 
 
-def document_rows(doc: int, document: Document) -> list[dict[str, Any]]:
-    """The document's rows for the docs collection: its text in parts, its fields on part 0."""
+def document_rows(document: Document) -> list[dict[str, Any]]:
+    """The document's rows for the docs collection: its text in parts, its fields on part 0, each
+    keyed by its content (without the generations)."""
     span = document.date
     info = info_of(document)
     fields = {"info": {**info.__dict__, "see_also": list(info.see_also)}, "path": document.path,
@@ -118,8 +145,15 @@ def document_rows(doc: int, document: Document) -> list[dict[str, Any]]:
         raise BuildError(f"document {document.document_id} is too long to store in Milvus ({len(document.text)} "
                          "characters)")
     encoded = _checked(json.dumps(fields), f"the fields of {document.document_id}")
-    return [{"key": doc << PART_BITS | n, "doc": doc, "part": n, "document_id": document.document_id, "text": part,
-             "fields": encoded if n == 0 else "{}", "placeholder": [1.0, 0.0]} for n, part in enumerate(parts)]
+    doc = document_number(document.document_id)
+    rows = [{"doc": doc, "part": n, "document_id": document.document_id, "text": part,
+             "fields": encoded if n == 0 else "{}"} for n, part in enumerate(parts)]
+    return [row | {"key": content_key(row)[0], "placeholder": [1.0, 0.0]} for row in rows]
+
+
+def manifest_row(manifest_json: str, generation: int) -> dict[str, Any]:
+    return {"key": manifest_key(generation), "doc": -1, "part": 0, "document_id": "", "text": manifest_json,
+            "fields": "{}", "placeholder": [1.0, 0.0], "added_in": generation, "retired_in": LIVE}
 
 
 def passage_schema(client: Any, dimension: int, bm25: bool) -> Any:
@@ -127,7 +161,7 @@ def passage_schema(client: Any, dimension: int, bm25: bool) -> Any:
 
     schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
     schema.add_field("id", DataType.INT64, is_primary=True)
-    for name in ("doc", "ordinal", "char_start", "char_end", "page", "date_start", "date_end"):
+    for name in ("doc", "ordinal", "char_start", "char_end", "page", "date_start", "date_end", *GENERATION_FIELDS):
         schema.add_field(name, DataType.INT64)
     for name in ("document_id", "kind", "heading", "council", "committee", "committee_key", "title", "item",
                  "date_text", "source_url", "see_also", "attribution", "content_hash"):
@@ -176,6 +210,8 @@ def docs_schema(client: Any) -> Any:
     schema.add_field("key", DataType.INT64, is_primary=True)
     schema.add_field("doc", DataType.INT64)
     schema.add_field("part", DataType.INT64)
+    for name in GENERATION_FIELDS:
+        schema.add_field(name, DataType.INT64)
     schema.add_field("document_id", DataType.VARCHAR, max_length=VARCHAR)
     schema.add_field("text", DataType.VARCHAR, max_length=VARCHAR)
     schema.add_field("fields", DataType.VARCHAR, max_length=VARCHAR)

@@ -27,7 +27,8 @@ class SqliteFaissBackend:
         self.vector_kind = vector_kind  # None: by corpus size (vectors.choose_kind)
         self.keyword = keyword  # "tantivy"; "fts5" only for the benchmark's comparison row
 
-    def writer(self, dimension: int) -> SqliteFaissWriter:
+    def writer(self, dimension: int, *, model: str = "", incremental: bool = True) -> SqliteFaissWriter:
+        """Always a whole new build folder (unchanged passages reuse their cached vectors)."""
         return SqliteFaissWriter(self.folders, dimension, self.vector_kind, self.keyword)
 
     def publish(self, build: BuildHandle) -> None:
