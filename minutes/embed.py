@@ -227,7 +227,8 @@ MODELS = {"minilm": SentenceTransformerEmbedder, "minilm-int8": SentenceTransfor
           "minilm-tuned": AdaptedEmbedder, "minilm-committee": SentenceTransformerEmbedder, "hashing": HashingEmbedder}
 
 
-def load_committee(device: str = "cpu", threads: int | None = None, path: Path = COMMITTEE_PATH) -> Embedder:
+def load_committee(device: str = "cpu", threads: int | None = None, path: Path = COMMITTEE_PATH,
+                   onnx_queries: bool = False) -> Embedder:
     """The fine-tuned model, with the relevance floor chosen for it by bench/finetune.py."""
     import json
 
@@ -236,7 +237,7 @@ def load_committee(device: str = "cpu", threads: int | None = None, path: Path =
     except (OSError, ValueError) as exc:
         raise ModelError(f"the fine-tuned model {path} cannot be read ({exc}); run python -m bench.finetune") from None
     return SentenceTransformerEmbedder(device=device, threads=threads, path=path, name="minilm-committee",
-                                       floor=float(meta["floor"]))
+                                       floor=float(meta["floor"]), onnx_queries=onnx_queries)
 
 
 def load_embedder(name: str, device: str = "cpu", threads: int | None = None, int8: bool = False,
@@ -251,7 +252,7 @@ def load_embedder(name: str, device: str = "cpu", threads: int | None = None, in
     if name == "minilm-committee":
         if int8:
             raise ModelError("minilm-committee has no int8 form")
-        return load_committee(device=device, threads=threads)
+        return load_committee(device=device, threads=threads, onnx_queries=onnx_queries)
     if name == "minilm-tuned":
         if int8:
             raise ModelError("minilm-tuned has no int8 form; use minilm-tuned or minilm-int8")
