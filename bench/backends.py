@@ -100,26 +100,38 @@ def qps(searcher: Searcher, texts: list[str], clients: int, seconds: float) -> f
     return sum(done) / (time.perf_counter() - started)
 
 
-def recall(reader: IndexReader, everything: np.ndarray, vectors: np.ndarray) -> dict[str, float]:
-    """recall@10 of the vector side against exact search over every passage, unfiltered and by council."""
+def recall(reader: IndexReader, local: IndexReader, everything: np.ndarray,
+           vectors: np.ndarray) -> dict[str, float]:
+    """recall@10 of the vector side against exact search over every passage.
+
+    Passages are compared by place (document, ordinal): ids are backend-chosen (positions
+    locally, content keys on Milvus), places are the same in both."""
     found = []
     for vector in vectors:
-        exact = set(np.argsort(-(everything @ vector), kind="stable")[:10].tolist())
+        exact_ids = np.argsort(-(everything @ vector), kind="stable")[:10].tolist()
+        exact = set(local.passages.places(exact_ids).values())
         _, ids = reader.vectors.search(vector, 10, Filters(include_procedural=True))
-        found.append(len(exact & set(ids.tolist())) / 10)
+        got = set(reader.passages.places([int(i) for i in ids.tolist()]).values())
+        found.append(len(exact & got) / 10)
     return {"recall@10": float(np.mean(found))}
 
 
-def measure(name: str, reader: IndexReader, texts: list[str], seconds: float, everything: np.ndarray,
-            embedder: HashingEmbedder) -> dict[str, Any]:
+def measure(name: str, reader: IndexReader, local: IndexReader, texts: list[str], seconds: float,
+            everything: np.ndarray, embedder: HashingEmbedder) -> dict[str, Any]:
     searcher = Searcher(reader, embedder)
     latency(searcher, texts[:20])  # warm: caches, loaded segments
     result: dict[str, Any] = {"latency_ms": latency(searcher, texts)}
-    result |= recall(reader, everything, embedder.encode(texts))
+    result |= recall(reader, local, everything, embedder.encode(texts))
     result["qps_1"] = qps(searcher, texts, 1, seconds)
     result["qps_8"] = qps(searcher, texts, 8, seconds)
     print(name, json.dumps(result), flush=True)
     return result
+
+
+def written(result: dict[str, Any]) -> str:
+    """'; rows written: ...' for a backend that reports what an incremental build wrote."""
+    rows = result.get("written") or {}
+    return "; rows written: " + ", ".join(f"{count:,} {kind}" for kind, count in rows.items()) if rows else ""
 
 
 def main() -> None:
@@ -148,14 +160,15 @@ def main() -> None:
             texts = queries(local, args.queries)
             for name, reader in readers.items():
                 result[name] = builds[name] | {"kind": reader.manifest.backend.get("vector_index")}
-                result[name] |= measure(name, reader, texts, args.seconds, everything, embedder)
+                result[name] |= measure(name, reader, local, texts, args.seconds, everything, embedder)
             changed = change_one_percent(papers, local.manifest.passages)
             for name, (index_dir, backend_url) in backends.items():
                 started = time.perf_counter()
                 report = build_index([papers], index_dir, embedder, backend=open_backend(index_dir, backend_url))
                 result[name] |= {"incremental_s": time.perf_counter() - started, "re_embedded": report.embedded,
-                                 "changed_about": changed}
-                print(name, "incremental", result[name]["incremental_s"], report.embedded, flush=True)
+                                 "changed_about": changed, "written": report.written}
+                print(name, "incremental", result[name]["incremental_s"], report.embedded, report.written,
+                      flush=True)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(result, indent=2))
     print(f"\n{result['machine']}; vectors: {result['vectors']}\n")
@@ -165,7 +178,8 @@ def main() -> None:
     for name in ("local", "milvus"):
         r = result[name]
         print(f"| {name} | {r['passages']:,} | {r['kind']} | {r['build_s']:.0f} | {r['incremental_s']:.0f} "
-              f"({r['re_embedded']:,} re-embedded) | {r['latency_ms']['p50']:.0f} / {r['latency_ms']['p95']:.0f} | "
+              f"({r['re_embedded']:,} re-embedded{written(r)}) | "
+              f"{r['latency_ms']['p50']:.0f} / {r['latency_ms']['p95']:.0f} | "
               f"{r['recall@10']:.3f} | {r['qps_1']:.1f} | {r['qps_8']:.1f} |")
 
 
