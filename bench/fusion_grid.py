@@ -1,6 +1,7 @@
 """Choose the hybrid fusion weights on the tuning meetings only (issue 13: tantivy's bm25).
 
     .venv/bin/python -m bench.fusion_grid [--semantic 0.35,0.5,0.7,1.0] [--neighbour 0.3,0.4,0.5]
+                                          [--model minilm-committee]
 
 For every pair (semantic_weight, neighbour_weight; keyword_weight stays 1.0, only the ratio
 counts in the standardised fusion) it scores the final method on the dev split of
@@ -19,6 +20,7 @@ import os
 import statistics
 
 from bench.relevance import QMSUM_CORPUS, ROOT, SHARED, ensure_index, ensure_qmsum_corpus, held_out, run_group
+from bench.train import inner_val
 from minutes.embed import load_embedder
 from minutes.evaluate import load_questions
 from minutes.search.hybrid import Searcher, Tuning
@@ -32,14 +34,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--semantic", default="0.35,0.5,0.7,1.0")
     parser.add_argument("--neighbour", default="0.3,0.4,0.5")
+    parser.add_argument("--model", default="minilm", help="minilm, or minilm-committee (bench/finetune.py)")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    model = load_embedder("minilm", threads=2)
+    model = load_embedder(args.model, threads=2)
+    suffix = "" if args.model == "minilm" else "-" + args.model.removeprefix("minilm-")
     ensure_qmsum_corpus()
-    qmsum_index = open_index(ensure_index("qmsum", [QMSUM_CORPUS], model))
-    distractors = open_index(ensure_index("distractors", [ROOT / "corpus", QMSUM_CORPUS], model))
+    qmsum_index = open_index(ensure_index(f"qmsum{suffix}", [QMSUM_CORPUS], model))
+    distractors = open_index(ensure_index(f"distractors{suffix}", [ROOT / "corpus", QMSUM_CORPUS], model))
     seeds = load_questions([SHARED / "eval" / "seeds-dev.jsonl"])
     dev = [q for q in load_questions([SHARED / "eval" / "qmsum-train.jsonl"]) if not held_out(q.document or "")]
+    if args.model != "minilm":  # a fine-tuned model has seen the other training meetings' questions
+        dev = [q for q in dev if inner_val(q.document or "")]
     committee = [q for q in dev if (q.document or "").startswith(COMMITTEE)]
     other = [q for q in dev if q not in committee]
     cached = CachedEmbedder(model)
