@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
+
+# The passage ends on a question (closing quotes or brackets allowed after the mark).
+_ASKS = re.compile(r"\?[\s\"'\u201d\u2019)]*$")
 
 
 def rrf(semantic: list[int], keyword: list[int], k: float, semantic_weight: float = 1.0,
@@ -54,3 +58,29 @@ def neighbour_boost(fused: Mapping[int, float], places: Mapping[int, tuple[str, 
         return (at.get((doc, ordinal - 1), 0.0) + at.get((doc, ordinal + 1), 0.0)) / 2
 
     return {pid: score + weight * around(pid) for pid, score in fused.items()}
+
+
+def asks(text: str) -> bool:
+    """Whether a passage ends on a question, as a questioner's turn does."""
+    return bool(_ASKS.search(text))
+
+
+def reply_boost(fused: Mapping[int, float], places: Mapping[int, tuple[str, int]],
+                texts: Callable[[Sequence[int]], Mapping[int, str]], weight: float,
+                top: int = 3) -> dict[int, float]:
+    """In questions and answers the words of a question are the questioner's, and its answer is
+    the passage after it: each of the `top` best passages that ends on a question hands
+    `weight` times its score to the next passage of its document, when that one is a
+    candidate. `texts` fetches the texts of the passages it is given (only the `top`)."""
+    if not weight or not fused:
+        return dict(fused)
+    best = sorted(fused, key=lambda pid: fused[pid], reverse=True)[:top]
+    at = {where: pid for pid, where in places.items() if pid in fused}
+    boosted = dict(fused)
+    for pid, text in texts(best).items():
+        if pid in places and asks(text):
+            document, ordinal = places[pid]
+            reply = at.get((document, ordinal + 1))
+            if reply is not None:
+                boosted[reply] += weight * fused[pid]
+    return boosted

@@ -10,7 +10,7 @@ a baseline (search/tuning.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -118,9 +118,14 @@ class Searcher:
                                                     bm25, fused, tuning.neighbour_weight, self._models().scorer)
             lowest = float(found.scored.scores.min())
             return {pid: float(s) - lowest for pid, s in zip(found.scored.ids, found.scored.scores, strict=True)}
-        if not tuning.neighbour_weight or not fused:
+        if not fused or not (tuning.neighbour_weight or tuning.reply_weight):
             return fused
-        return fusion.neighbour_boost(fused, self.index.passages.places(list(fused)), tuning.neighbour_weight)
+        places = self.index.passages.places(list(fused))
+        boosted = fusion.neighbour_boost(fused, places, tuning.neighbour_weight)
+        return fusion.reply_boost(boosted, places, self._texts, tuning.reply_weight)
+
+    def _texts(self, ids: Sequence[int]) -> dict[int, str]:
+        return {pid: stored.passage.text for pid, stored in self.index.passages.passages(ids).items()}
 
     def _models(self) -> learned.LearnedModels:
         if self.models is None:

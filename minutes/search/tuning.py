@@ -25,6 +25,10 @@ class Tuning:
     keyword_weight: float = 1.0
     # hybrid score fusion: share of the mean fused score of a passage's two neighbours added to its own
     neighbour_weight: float = 0.4
+    # hybrid score fusion: share of a question passage's score given to the passage after it, its
+    # answer (fusion.reply_boost). Off: it lifts question-and-answer transcripts and costs one
+    # seeds-dev question a rank (docs/benchmarks.md, "Answers after questions").
+    reply_weight: float = 0.0
     # Relevance floor on cosine similarity (hybrid only): when no passage of the index reaches it
     # and no candidate holds every query word, there are no results. None: the model's own.
     floor: float | None = None
