@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     query_runtime: Literal["onnx", "torch"] = Field(
         "onnx", description="How the server embeds questions: `onnx` (ONNX Runtime: the same vectors at about a "
                             "third of torch's CPU; a few seconds more at start-up) or `torch`.")
+    reply_weight: float = Field(0.0, ge=0.0, le=2.0,
+                                description="Share of a question passage's score given to the passage after it, "
+                                            "its answer: for minutes of questions and answers (0.6 measured; "
+                                            "docs/benchmarks.md, \"Answers after questions\"); 0: off.")
     # Caps on what one file may cost to ingest (issue 17); a file over one is cut or refused, and reported.
     max_pages: int = Field(3_000, ge=1, description="PDF pages read per file; later pages are not indexed.")
     max_chars: int = Field(10_000_000, ge=1_000,

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
+from pydantic import ValidationError
 
 from minutes.build import build_index
 from minutes.embed import HashingEmbedder
 from minutes.search import fusion
 from minutes.search.hybrid import Searcher, Tuning
+from minutes.settings import Settings
 from minutes.storage import open_index
 
 PLACES = {1: ("minutes", 0), 2: ("minutes", 1), 3: ("minutes", 2), 4: ("report", 0)}
@@ -64,7 +68,8 @@ def turn(speaker: str, words: str, filler: str, ending: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def transcript(tmp_path_factory: pytest.TempPathFactory) -> Searcher:
+def transcript_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A committee hearing: a member's question (ending on "?") and the cabinet member's answer."""
     folder = tmp_path_factory.mktemp("transcript")
     turns = [
         turn("Chair", "Welcome to the scrutiny committee.", "apology", "We move to questions."),
@@ -76,9 +81,13 @@ def transcript(tmp_path_factory: pytest.TempPathFactory) -> Searcher:
     ]
     (folder / "hearing.md").write_text("---\ndocument_id: hearing\n---\n" + "\n\n".join(turns) + "\n")
     index_dir = tmp_path_factory.mktemp("transcript-index")
-    embedder = HashingEmbedder()
-    build_index([folder], index_dir, embedder)
-    return Searcher(open_index(index_dir), embedder)
+    build_index([folder], index_dir, HashingEmbedder())
+    return index_dir
+
+
+@pytest.fixture(scope="module")
+def transcript(transcript_index: Path) -> Searcher:
+    return Searcher(open_index(transcript_index), HashingEmbedder())
 
 
 def test_the_answer_rises_above_the_question_in_a_real_index(transcript: Searcher) -> None:
@@ -100,3 +109,23 @@ def test_reply_boost_is_off_by_default(transcript: Searcher) -> None:
     default = [h.passage.ordinal for h in transcript.search(query, 4).hits]
     explicit = [h.passage.ordinal for h in transcript.search(query, 4, tuning=Tuning(reply_weight=0.0)).hits]
     assert default == explicit
+
+
+@pytest.mark.parametrize("weight, first_words", [(0.0, "Pothole repairs"), (1.0, "We have doubled")])
+def test_the_server_takes_the_reply_weight_from_its_settings(transcript_index: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             weight: float, first_words: str) -> None:
+    from minutes.web.app import create_app
+
+    monkeypatch.setenv("MINUTES_REPLY_WEIGHT", str(weight))
+    settings = Settings(index_dir=transcript_index, model="hashing")
+    assert settings.reply_weight == weight
+    with TestClient(create_app(settings, embedder=HashingEmbedder())) as client:
+        hits = client.get("/api/search", params={"q": "pothole repairs on rural roads", "k": 3}).json()["hits"]
+    assert first_words in hits[0]["text"]
+
+
+@pytest.mark.parametrize("value", ["-0.1", "2.5", "lots"])
+def test_a_bad_reply_weight_is_refused(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("MINUTES_REPLY_WEIGHT", value)
+    with pytest.raises(ValidationError, match="reply_weight"):
+        Settings()

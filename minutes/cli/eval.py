@@ -28,8 +28,8 @@ def eval_command(settings: Settings, files: tuple[Path, ...], k: int, as_json: b
              mode: str) -> None:
     """Score relevance on question FILES (Hit@k, MRR@k, QuoteRecall@k)."""
     questions = load_questions(files)
-    searcher = open_searcher(settings.index_dir, settings.model, tuning=Tuning(mode=mode),
-                             backend=settings.backend)
+    tuning = Tuning(mode=mode, reply_weight=settings.reply_weight)
+    searcher = open_searcher(settings.index_dir, settings.model, tuning=tuning, backend=settings.backend)
 
     def rank(question: str, document: str | None) -> list[str]:
         return [h.passage.text for h in searcher.search(question, k, Filters(document=document)).hits]

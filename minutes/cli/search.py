@@ -40,7 +40,8 @@ def result_lines(result: SearchResult) -> list[str]:
 @click.pass_obj
 def search_command(settings: Settings, query: str, k: int, as_json: bool, mode: str, **filter_args: Any) -> None:
     """Search the index for QUERY."""
-    searcher = open_searcher(settings.index_dir, settings.model, tuning=Tuning(mode=mode), backend=settings.backend)
+    tuning = Tuning(mode=mode, reply_weight=settings.reply_weight)
+    searcher = open_searcher(settings.index_dir, settings.model, tuning=tuning, backend=settings.backend)
     result = searcher.search(query, k, make_filters(**filter_args))
     if as_json:
         click.echo(printable_json(search_json(result)))

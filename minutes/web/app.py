@@ -17,6 +17,7 @@ from starlette.types import ASGIApp
 
 from minutes import __version__
 from minutes.embed import Embedder
+from minutes.search.tuning import Tuning
 from minutes.settings import Settings
 from minutes.storage import open_backend
 from minutes.web import api, exports, pages, urls, workflows_api
@@ -41,6 +42,7 @@ def build_app(settings: WebSettings, embedder: Embedder | None = None) -> FastAP
         # Load the model and the index once, before the first request.
         holder = SearcherHolder(settings.index_dir, settings.model, settings.query_threads, embedder=embedder,
                                 backend=open_backend(settings.index_dir, settings.backend),
+                                tuning=Tuning(reply_weight=settings.reply_weight),
                                 onnx_queries=settings.query_runtime == "onnx")
         app.state.holder = holder
         try:
