@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import re
 from collections.abc import Callable, Mapping, Sequence
 
@@ -74,7 +75,7 @@ def reply_boost(fused: Mapping[int, float], places: Mapping[int, tuple[str, int]
     candidate. `texts` fetches the texts of the passages it is given (only the `top`)."""
     if not weight or not fused:
         return dict(fused)
-    best = sorted(fused, key=lambda pid: fused[pid], reverse=True)[:top]
+    best = heapq.nlargest(top, fused, key=fused.__getitem__)
     at = {where: pid for pid, where in places.items() if pid in fused}
     boosted = dict(fused)
     for pid, text in texts(best).items():

@@ -122,6 +122,8 @@ class Searcher:
             return fused
         places = self.index.passages.places(list(fused))
         boosted = fusion.neighbour_boost(fused, places, tuning.neighbour_weight)
+        if not tuning.reply_weight:  # the default: no texts fetched, no second copy
+            return boosted
         return fusion.reply_boost(boosted, places, self._texts, tuning.reply_weight)
 
     def _texts(self, ids: Sequence[int]) -> dict[int, str]:
